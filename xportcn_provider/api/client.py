@@ -1,0 +1,429 @@
+"""A plain Xportcn client, sync (``requests``) and async (``httpx``), with no Airflow in it.
+
+The hook turns an Airflow connection into a :class:`XportcnClient`; the status trigger uses
+:class:`AsyncXportcnClient`; benchmarks and the sandbox's own tests use either directly. Both
+share :func:`prepare_call` (signing, path resolution, query signature), :func:`interpret_response`
+(the envelope rules) and :func:`retry_kwargs` (one tenacity policy), so sync and async behave
+the same by construction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import requests
+import tenacity
+
+from xportcn_provider import __version__
+from xportcn_provider.api.endpoints import Endpoint, resolve, validate_overrides
+from xportcn_provider.api.envelope import Envelope, interpret_response, retry_after_of
+from xportcn_provider.api.errors import (
+    XportcnError,
+    XportcnTimeoutError,
+    XportcnTransientError,
+    XportcnValidationError,
+)
+from xportcn_provider.api.signing import (
+    current_timestamp,
+    new_nonce,
+    query_signature_params,
+    signed_headers,
+)
+
+DEFAULT_BASE_URL = "https://www.xportcn.com/api"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 5
+USER_AGENT = f"airflow-provider-xportcn/{__version__}"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Access key, secret and user id; the secret is kept out of ``repr``."""
+
+    access_key: str
+    access_secret: str = field(repr=False)
+    user_id: str
+
+    def __post_init__(self) -> None:
+        for name in ("access_key", "access_secret", "user_id"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise XportcnValidationError(
+                    f"Xportcn credentials: {name} is missing or empty.", parameter=name
+                )
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Everything about *how* calls are made; the hook fills it from the connection extra."""
+
+    base_url: str = DEFAULT_BASE_URL
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    endpoint_overrides: Mapping[str, str] = field(default_factory=dict)
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 300.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
+            raise XportcnValidationError(
+                f"base_url must start with http:// or https://, got {self.base_url!r}.", parameter="host"
+            )
+        if not _positive_number(self.timeout):
+            raise XportcnValidationError(
+                f"timeout must be a positive number of seconds, got {self.timeout!r}.", parameter="timeout"
+            )
+        if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool) or self.max_retries < 0:
+            raise XportcnValidationError(
+                f"max_retries must be a whole number >= 0, got {self.max_retries!r}.", parameter="max_retries"
+            )
+        object.__setattr__(self, "endpoint_overrides", validate_overrides(self.endpoint_overrides))
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+
+def _positive_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """One signed attempt, ready for any HTTP library."""
+
+    endpoint: Endpoint
+    method: str
+    url: str
+    headers: dict[str, str]
+    params: dict[str, str]
+    body: bytes | None
+
+
+def prepare_call(
+    credentials: Credentials,
+    settings: ClientSettings,
+    name: str,
+    payload: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    clock: Callable[[], str] = current_timestamp,
+    nonce_factory: Callable[[], str] = new_nonce,
+) -> PreparedCall:
+    """Sign and address one attempt of ``name`` (a fresh nonce and timestamp every time)."""
+    endpoint = resolve(name, settings.endpoint_overrides)
+    if payload is not None and not isinstance(payload, Mapping):
+        raise XportcnValidationError(
+            f"payload for {name} must be a mapping (JSON object), got {type(payload).__name__}.",
+            parameter="payload",
+            endpoint=name,
+        )
+    headers = signed_headers(
+        credentials.access_key,
+        credentials.access_secret,
+        credentials.user_id,
+        clock=clock,
+        nonce_factory=nonce_factory,
+    )
+    headers["User-Agent"] = USER_AGENT
+    query: dict[str, str] = {str(k): str(v) for k, v in (params or {}).items()}
+    if endpoint.query_signed:
+        query.update(query_signature_params(headers))
+    body: bytes | None = None
+    if endpoint.method == "POST":
+        headers["Content-Type"] = "application/json"
+        try:
+            body = json.dumps(dict(payload or {}), ensure_ascii=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError) as exc:
+            raise XportcnValidationError(
+                f"payload for {name} is not JSON-serialisable: {exc}", parameter="payload", endpoint=name
+            ) from None
+    elif payload:
+        query.update({str(k): str(v) for k, v in payload.items()})
+    return PreparedCall(endpoint, endpoint.method, settings.base_url + endpoint.path, headers, query, body)
+
+
+# --- retries ----------------------------------------------------------------------------------
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Transient failures only: connection errors, timeouts, 5xx, 429 (HTTP or envelope)."""
+    return isinstance(error, XportcnError) and error.retryable
+
+
+class _BackoffWithRetryAfter(tenacity.wait.wait_base):
+    """Exponential backoff with full jitter and a cap; a server's ``Retry-After`` wins."""
+
+    def __init__(self, initial: float, maximum: float, retry_after_max: float) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.retry_after_max = retry_after_max
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        hint = retry_after_of(error) if error is not None else None
+        if hint is not None:
+            return min(hint, self.retry_after_max)
+        ceiling = min(self.maximum, self.initial * (2 ** (retry_state.attempt_number - 1)))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+def retry_kwargs(
+    settings: ClientSettings,
+    name: str,
+    logger: logging.Logger | None = None,
+    sleep: Callable[[float], Any] | None = None,
+) -> dict[str, Any]:
+    """One tenacity policy for sync and async calls (pass to ``Retrying``/``AsyncRetrying``)."""
+    logger = logger or log
+    attempts = settings.max_retries + 1
+
+    def _log_retry(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        logger.warning(
+            "Xportcn %s: attempt %d/%d failed (%s); retrying in %.2fs. %s",
+            name,
+            state.attempt_number,
+            attempts,
+            type(error).__name__,
+            wait,
+            error,
+        )
+
+    kwargs: dict[str, Any] = {
+        "stop": tenacity.stop_after_attempt(attempts),
+        "wait": _BackoffWithRetryAfter(settings.backoff_initial, settings.backoff_max, settings.retry_after_max),
+        "retry": tenacity.retry_if_exception(is_retryable),
+        "before_sleep": _log_retry,
+        "reraise": True,
+    }
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    return kwargs
+
+
+# --- pagination -------------------------------------------------------------------------------
+
+_LIST_KEYS = ("list", "records", "items", "result", "rows", "data")
+
+
+def page_items(data: Any) -> tuple[list[Any], int | None]:
+    """The items of one page and the total when the server gives it (list shapes vary)."""
+    if data is None:
+        return [], 0
+    if isinstance(data, list):
+        return data, None
+    if isinstance(data, Mapping):
+        total = data.get("total", data.get("totalCount", data.get("totalRecord")))
+        for key in _LIST_KEYS:
+            if isinstance(data.get(key), list):
+                return list(data[key]), int(total) if isinstance(total, int | str) and str(total).isdigit() else None
+    raise XportcnValidationError(f"Cannot find the items of a list page in {type(data).__name__} data.")
+
+
+def page_param_names(endpoint: Endpoint) -> tuple[str, str]:
+    """The page-number and page-size field names of a paginated endpoint."""
+    if "beginPage" in endpoint.fields:
+        return "beginPage", "pageSize"
+    return "pageNo", "pageSize"
+
+
+# --- the clients ------------------------------------------------------------------------------
+
+
+class XportcnClient:
+    """Blocking client: one keep-alive ``requests.Session``, every attempt freshly signed."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        settings: ClientSettings | None = None,
+        *,
+        session: requests.Session | None = None,
+        logger: logging.Logger | None = None,
+        clock: Callable[[], str] = current_timestamp,
+        nonce_factory: Callable[[], str] = new_nonce,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.settings = settings or ClientSettings()
+        self.session = session or requests.Session()
+        self.log = logger or log
+        self.clock = clock
+        self.nonce_factory = nonce_factory
+        self.sleep = sleep
+        self.last_envelope: Envelope | None = None
+
+    def __repr__(self) -> str:
+        return f"XportcnClient(base_url={self.settings.base_url!r}, access_key={self.credentials.access_key!r})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def call_envelope(
+        self, name: str, payload: Mapping[str, Any] | None = None, *, params: Mapping[str, Any] | None = None
+    ) -> Envelope:
+        """Call ``name`` with retries and return the whole successful envelope."""
+        resolve(name, self.settings.endpoint_overrides)  # unknown names fail before any I/O
+        retrying = tenacity.Retrying(**retry_kwargs(self.settings, name, self.log, self.sleep))
+        envelope: Envelope = retrying(self._attempt, name, payload, params)
+        self.last_envelope = envelope
+        return envelope
+
+    def call(
+        self, name: str, payload: Mapping[str, Any] | None = None, *, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Call ``name`` and return the envelope's ``data`` (or raise a typed error)."""
+        return self.call_envelope(name, payload, params=params).data
+
+    def _attempt(self, name: str, payload: Mapping[str, Any] | None, params: Mapping[str, Any] | None) -> Envelope:
+        call = prepare_call(
+            self.credentials, self.settings, name, payload, params, clock=self.clock, nonce_factory=self.nonce_factory
+        )
+        try:
+            response = self.session.request(
+                call.method,
+                call.url,
+                headers=call.headers,
+                params=call.params or None,
+                data=call.body,
+                timeout=self.settings.timeout,
+            )
+            body = response.content
+        except requests.Timeout:
+            raise XportcnTimeoutError(
+                f"Xportcn {name} did not answer within {self.settings.timeout:g}s.", endpoint=name
+            ) from None
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise XportcnTransientError(
+                f"Xportcn {name}: connection failed or dropped ({type(exc).__name__}).", endpoint=name
+            ) from None
+        return interpret_response(
+            endpoint=name,
+            http_status=response.status_code,
+            body=body,
+            retry_after=response.headers.get("Retry-After"),
+        )
+
+    def paginate(
+        self,
+        name: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        page_size: int = 50,
+        start_page: int = 1,
+        max_pages: int | None = None,
+    ) -> Iterator[Any]:
+        """Yield every item of a list endpoint, one page in memory at a time."""
+        endpoint = resolve(name, self.settings.endpoint_overrides)
+        if not endpoint.paginated:
+            raise XportcnValidationError(f"{name} is not a paginated list endpoint.", parameter="endpoint")
+        page_field, size_field = page_param_names(endpoint)
+        page, seen = start_page, 0
+        while max_pages is None or page - start_page < max_pages:
+            body = {**(payload or {}), page_field: page, size_field: page_size}
+            items, total = page_items(self.call(name, body))
+            yield from items
+            seen += len(items)
+            if len(items) < page_size or (total is not None and seen >= total) or not items:
+                return
+            page += 1
+
+
+class AsyncXportcnClient:
+    """Non-blocking client on ``httpx.AsyncClient``; share one ``client`` across many callers."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        settings: ClientSettings | None = None,
+        *,
+        client: httpx.AsyncClient | None = None,
+        logger: logging.Logger | None = None,
+        clock: Callable[[], str] = current_timestamp,
+        nonce_factory: Callable[[], str] = new_nonce,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.settings = settings or ClientSettings()
+        self._owns_client = client is None
+        self.client = client or httpx.AsyncClient(timeout=self.settings.timeout)
+        self.log = logger or log
+        self.clock = clock
+        self.nonce_factory = nonce_factory
+        self.sleep = sleep
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncXportcnClient(base_url={self.settings.base_url!r}, access_key={self.credentials.access_key!r})"
+        )
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
+
+    async def call_envelope(
+        self,
+        name: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        retry: bool = True,
+    ) -> Envelope:
+        """Call ``name`` (with the shared retry policy unless ``retry=False``)."""
+        resolve(name, self.settings.endpoint_overrides)
+        if not retry:
+            return await self._attempt(name, payload, params)
+        kwargs = retry_kwargs(self.settings, name, self.log, self.sleep)
+        async for attempt in tenacity.AsyncRetrying(**kwargs):
+            with attempt:
+                return await self._attempt(name, payload, params)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def call(
+        self,
+        name: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        retry: bool = True,
+    ) -> Any:
+        return (await self.call_envelope(name, payload, params=params, retry=retry)).data
+
+    async def _attempt(
+        self, name: str, payload: Mapping[str, Any] | None, params: Mapping[str, Any] | None
+    ) -> Envelope:
+        call = prepare_call(
+            self.credentials, self.settings, name, payload, params, clock=self.clock, nonce_factory=self.nonce_factory
+        )
+        try:
+            response = await self.client.request(
+                call.method,
+                call.url,
+                headers=call.headers,
+                params=call.params or None,
+                content=call.body,
+                timeout=self.settings.timeout,
+            )
+        except httpx.TimeoutException:
+            raise XportcnTimeoutError(
+                f"Xportcn {name} did not answer within {self.settings.timeout:g}s.", endpoint=name
+            ) from None
+        except httpx.TransportError as exc:
+            raise XportcnTransientError(
+                f"Xportcn {name}: connection failed or dropped ({type(exc).__name__}).", endpoint=name
+            ) from None
+        return interpret_response(
+            endpoint=name,
+            http_status=response.status_code,
+            body=response.content,
+            retry_after=response.headers.get("Retry-After"),
+        )

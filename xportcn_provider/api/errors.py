@@ -1,0 +1,279 @@
+"""One exception hierarchy and the one mapping from HTTP status / envelope code to it.
+
+The official error-code table is not readable (contract §5), so the codes below are the ones the
+provider and its sandbox agree on, plus message heuristics for the real service's auth failures.
+Extend :data:`ENVELOPE_CODE_KINDS` when a new code is learnt; nothing else re-spells these rules.
+Messages never contain request headers or the secret: an error only ever carries the endpoint
+name, the HTTP status, the envelope ``code``/``msg`` and the ``requestId``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+SUCCESS_CODE = 200
+
+ErrorKind = Literal["auth", "clock", "rate_limit", "transient", "business", "not_found", "conflict"]
+
+
+class EnvelopeCode:
+    """Envelope ``code`` values the provider understands (the sandbox answers with these)."""
+
+    SUCCESS = 200
+    INVALID_PARAMETER = 400
+    SIGNATURE_INVALID = 401
+    ACCESS_KEY_UNKNOWN = 402
+    USER_FORBIDDEN = 403
+    NOT_FOUND = 404
+    MISSING_AUTH_HEADER = 405
+    TIMESTAMP_EXPIRED = 406
+    NONCE_REUSED = 407
+    STATE_CONFLICT = 409
+    RATE_LIMITED = 429
+    SERVER_BUSY = 503
+
+
+#: How each known envelope code is classified.
+ENVELOPE_CODE_KINDS: Mapping[int, ErrorKind] = {
+    EnvelopeCode.INVALID_PARAMETER: "business",
+    EnvelopeCode.SIGNATURE_INVALID: "auth",
+    EnvelopeCode.ACCESS_KEY_UNKNOWN: "auth",
+    EnvelopeCode.USER_FORBIDDEN: "auth",
+    EnvelopeCode.NOT_FOUND: "not_found",
+    EnvelopeCode.MISSING_AUTH_HEADER: "auth",
+    EnvelopeCode.TIMESTAMP_EXPIRED: "clock",
+    EnvelopeCode.NONCE_REUSED: "auth",
+    EnvelopeCode.STATE_CONFLICT: "conflict",
+    EnvelopeCode.RATE_LIMITED: "rate_limit",
+    EnvelopeCode.SERVER_BUSY: "transient",
+}
+
+#: Words in ``msg`` that mean an authentication problem on the real service, whatever the code.
+_AUTH_WORDS = ("signature", "sign error", "签名", "access key", "access-key", "accesskey", "鉴权", "unauthor")
+_CLOCK_WORDS = ("timestamp", "时间戳", "clock skew")
+_RATE_WORDS = ("rate limit", "too many", "频繁", "限流")
+
+AUTH_HINT = (
+    "Check the connection: password must be the Access Secret that belongs to the Access Key in "
+    "login, extra.user_id must be the Xport user id issued for that key, and this machine's clock "
+    "must be within 600 s of real time."
+)
+CLOCK_HINT = (
+    "The server rejected the request timestamp: this machine's clock is off by more than the "
+    "600 s the server accepts. Synchronise the clock (NTP) of the worker/triggerer."
+)
+
+
+class XportcnError(Exception):
+    """Root of every provider error; carries what a person needs to find the call on the server."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        http_status: int | None = None,
+        code: int | str | None = None,
+        msg: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.message = message
+        self.endpoint = endpoint
+        self.http_status = http_status
+        self.code = code
+        self.msg = msg
+        self.request_id = request_id
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        details = []
+        if self.endpoint:
+            details.append(f"endpoint={self.endpoint}")
+        if self.http_status is not None:
+            details.append(f"http_status={self.http_status}")
+        if self.code is not None:
+            details.append(f"code={self.code}")
+        if self.request_id:
+            details.append(f"requestId={self.request_id}")
+        if details:
+            parts.append(f"({', '.join(details)})")
+        return " ".join(parts)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep the structured fields when the error crosses a process boundary (pickling).
+        return (_rebuild, (type(self), self.message, self.__dict__.copy()))
+
+
+def _rebuild(cls: type[XportcnError], message: str, state: dict[str, object]) -> XportcnError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class XportcnValidationError(XportcnError, ValueError):
+    """Bad input caught before any HTTP call; ``parameter`` names what to fix."""
+
+    def __init__(self, message: str, *, parameter: str | None = None, endpoint: str | None = None) -> None:
+        self.parameter = parameter
+        super().__init__(message, endpoint=endpoint)
+
+
+class XportcnAuthError(XportcnError):
+    """The server refused the credentials, the signature, the user id or the nonce."""
+
+
+class XportcnClockSkewError(XportcnAuthError):
+    """The server refused the timestamp: the local clock is too far off."""
+
+
+class XportcnRateLimitError(XportcnError):
+    """HTTP 429 or a rate-limit envelope code; ``retry_after`` is the server's hint in seconds."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class XportcnTransientError(XportcnError):
+    """Connection errors, timeouts, HTTP 5xx: worth retrying with backoff."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class XportcnTimeoutError(XportcnTransientError):
+    """The server did not answer within the configured timeout."""
+
+
+class XportcnBusinessError(XportcnError):
+    """HTTP 2xx with envelope ``code != 200``: the server understood and said no. Never retried."""
+
+
+class XportcnNotFoundError(XportcnBusinessError):
+    """The resource (order, refund, package…) does not exist."""
+
+
+class XportcnConflictError(XportcnBusinessError):
+    """The resource is in a state that does not allow the action (e.g. cancel a paid order)."""
+
+
+class XportcnProtocolError(XportcnError):
+    """The body is not JSON, or JSON without ``code``: not the Xportcn envelope."""
+
+
+_KIND_CLASSES: Mapping[ErrorKind, type[XportcnError]] = {
+    "auth": XportcnAuthError,
+    "clock": XportcnClockSkewError,
+    "rate_limit": XportcnRateLimitError,
+    "transient": XportcnTransientError,
+    "business": XportcnBusinessError,
+    "not_found": XportcnNotFoundError,
+    "conflict": XportcnConflictError,
+}
+
+
+def classify_envelope(code: int | str | None, msg: str | None) -> ErrorKind:
+    """The kind of failure an envelope ``code``/``msg`` means (``code`` is not 200)."""
+    try:
+        numeric = int(code) if code is not None else None
+    except (TypeError, ValueError):
+        numeric = None
+    if numeric is not None and numeric in ENVELOPE_CODE_KINDS:
+        return ENVELOPE_CODE_KINDS[numeric]
+    text = (msg or "").lower()
+    if any(word in text for word in _CLOCK_WORDS):
+        return "clock"
+    if any(word in text for word in _AUTH_WORDS):
+        return "auth"
+    if any(word in text for word in _RATE_WORDS):
+        return "rate_limit"
+    return "business"
+
+
+def error_from_envelope(
+    *,
+    endpoint: str | None,
+    http_status: int | None,
+    code: int | str | None,
+    msg: str | None,
+    request_id: str | None,
+) -> XportcnError:
+    """The typed error for an envelope whose ``code`` is not success."""
+    kind = classify_envelope(code, msg)
+    cls = _KIND_CLASSES[kind]
+    text = f"Xportcn {endpoint or 'call'} failed: {msg or 'no message'}."
+    if kind == "auth":
+        text = f"{text} {AUTH_HINT}"
+    elif kind == "clock":
+        text = f"{text} {CLOCK_HINT}"
+    return cls(text, endpoint=endpoint, http_status=http_status, code=code, msg=msg, request_id=request_id)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form; an HTTP date is ignored)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return max(seconds, 0.0)
+
+
+def error_from_http_status(
+    *,
+    endpoint: str | None,
+    http_status: int,
+    body_excerpt: str = "",
+    retry_after: str | None = None,
+    request_id: str | None = None,
+) -> XportcnError:
+    """The typed error for a non-2xx HTTP answer whose body is not a failure envelope."""
+    excerpt = f" Body starts with: {body_excerpt!r}" if body_excerpt else ""
+    if http_status == 429:
+        return XportcnRateLimitError(
+            f"Xportcn {endpoint or 'call'} was rate limited (HTTP 429).{excerpt}",
+            retry_after=parse_retry_after(retry_after),
+            endpoint=endpoint,
+            http_status=http_status,
+            request_id=request_id,
+        )
+    if http_status >= 500 or http_status == 408:
+        return XportcnTransientError(
+            f"Xportcn {endpoint or 'call'} hit a server error (HTTP {http_status}).{excerpt}",
+            retry_after=parse_retry_after(retry_after),
+            endpoint=endpoint,
+            http_status=http_status,
+            request_id=request_id,
+        )
+    if http_status in (401, 403):
+        return XportcnAuthError(
+            f"Xportcn {endpoint or 'call'} was refused (HTTP {http_status}). {AUTH_HINT}{excerpt}",
+            endpoint=endpoint,
+            http_status=http_status,
+            request_id=request_id,
+        )
+    if http_status == 404:
+        return XportcnNotFoundError(
+            f"Xportcn {endpoint or 'call'}: path not found (HTTP 404). If this endpoint's path is "
+            f"inferred, set the right one in the connection's extra.endpoint_overrides.{excerpt}",
+            endpoint=endpoint,
+            http_status=http_status,
+            request_id=request_id,
+        )
+    return XportcnProtocolError(
+        f"Xportcn {endpoint or 'call'} answered HTTP {http_status} without an Xportcn envelope.{excerpt}",
+        endpoint=endpoint,
+        http_status=http_status,
+        request_id=request_id,
+    )

@@ -1,0 +1,226 @@
+"""Status vocabularies (contract §3) with their terminal sets and one normaliser per vocabulary.
+
+A status from the API, a push message or a user's ``target_statuses`` goes through
+:meth:`StatusVocabulary.normalize` before it is compared, so ``WAITING_FOR_SENT``,
+``waitsellersend`` and ``WaitSellerSend`` are one value, and Taobao's ``10``/``"10"`` is
+``wait_seller_send``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from xportcn_provider.api.errors import XportcnValidationError
+
+
+@dataclass(frozen=True)
+class StatusVocabulary:
+    """Canonical values, aliases (other spellings, numeric codes) and the terminal sets."""
+
+    name: str
+    values: tuple[str, ...]
+    success: frozenset[str]
+    failure: frozenset[str]
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def normalize(self, raw: object) -> str | None:
+        """The canonical value for ``raw``, or ``None`` when it is not in this vocabulary."""
+        if raw is None or isinstance(raw, bool):
+            return None
+        key = str(raw).strip().lower()
+        if key in self._lookup:
+            return self._lookup[key]
+        return None
+
+    @cached_property
+    def _lookup(self) -> dict[str, str]:
+        table = {v.lower(): v for v in self.values}
+        table.update({k.lower(): v for k, v in self.aliases.items()})
+        return table
+
+    @property
+    def terminal(self) -> frozenset[str]:
+        return self.success | self.failure
+
+    def parse_set(self, raw: Iterable[object] | str, *, parameter: str) -> frozenset[str]:
+        """Normalise a user's list of statuses or group names; an unknown one is a validation error."""
+        items: Iterable[object] = [raw] if isinstance(raw, str | int) else raw
+        result: set[str] = set()
+        for item in items:
+            group = self.groups.get(str(item).strip().lower()) if item is not None else None
+            if group is not None:
+                result |= group
+                continue
+            value = self.normalize(item)
+            if value is None:
+                known = ", ".join([*self.values, *sorted(self.groups)])
+                raise XportcnValidationError(
+                    f"{parameter}: {item!r} is not a {self.name} status. Known: {known}.",
+                    parameter=parameter,
+                )
+            result.add(value)
+        return frozenset(result)
+
+
+# --- 1688 orders ------------------------------------------------------------------------------
+WAITBUYERPAY = "waitbuyerpay"
+WAITSELLERSEND = "waitsellersend"
+WAITBUYERRECEIVE = "waitbuyerreceive"
+CONFIRM_GOODS = "confirm_goods"
+ORDER_SUCCESS = "success"
+ORDER_CANCEL = "cancel"
+TERMINATED = "terminated"
+
+ORDER_STATUS = StatusVocabulary(
+    name="1688 order",
+    values=(WAITBUYERPAY, WAITSELLERSEND, WAITBUYERRECEIVE, CONFIRM_GOODS, ORDER_SUCCESS, ORDER_CANCEL, TERMINATED),
+    success=frozenset({ORDER_SUCCESS}),
+    failure=frozenset({ORDER_CANCEL, TERMINATED}),
+    aliases={
+        "WAITING_FOR_PAYMENT": WAITBUYERPAY,
+        "WAITING_FOR_SENT": WAITSELLERSEND,
+        "WAITING_FOR_SEND": WAITSELLERSEND,
+        "WAITING_FOR_RECEIVE": WAITBUYERRECEIVE,
+        "CONFIRM-GOODS": CONFIRM_GOODS,
+        "confirmgoods": CONFIRM_GOODS,
+        "CANCEL": ORDER_CANCEL,
+        "CANCELLED": ORDER_CANCEL,
+        "TERMINATED": TERMINATED,
+        "SUCCESS": ORDER_SUCCESS,
+    },
+    groups={
+        "paid": frozenset({WAITSELLERSEND, WAITBUYERRECEIVE, CONFIRM_GOODS, ORDER_SUCCESS}),
+        "shipped": frozenset({WAITBUYERRECEIVE, CONFIRM_GOODS, ORDER_SUCCESS}),
+        "received": frozenset({CONFIRM_GOODS, ORDER_SUCCESS}),
+        "completed": frozenset({ORDER_SUCCESS}),
+    },
+)
+
+#: Push messages' ``payStatus``: 1 unpaid, 2 paid.
+PAY_STATUS = StatusVocabulary(
+    name="push payStatus",
+    values=("unpaid", "paid"),
+    success=frozenset({"paid"}),
+    failure=frozenset(),
+    aliases={"1": "unpaid", "2": "paid"},
+)
+
+# --- 1688 refunds -----------------------------------------------------------------------------
+WAITSELLERAGREE = "waitselleragree"
+WAITBUYERMODIFY = "waitbuyermodify"
+WAITBUYERSEND = "waitbuyersend"
+WAITSELLERRECEIVE = "waitsellerreceive"
+REFUNDSUCCESS = "refundsuccess"
+REFUNDCLOSE = "refundclose"
+
+REFUND_STATUS = StatusVocabulary(
+    name="1688 refund",
+    values=(WAITSELLERAGREE, WAITBUYERMODIFY, WAITBUYERSEND, WAITSELLERRECEIVE, REFUNDSUCCESS, REFUNDCLOSE),
+    success=frozenset({REFUNDSUCCESS}),
+    failure=frozenset({REFUNDCLOSE}),
+    aliases={
+        "WAIT_SELLER_AGREE": WAITSELLERAGREE,
+        "WAIT_BUYER_MODIFY": WAITBUYERMODIFY,
+        "WAIT_BUYER_SEND": WAITBUYERSEND,
+        "WAIT_SELLER_RECEIVE": WAITSELLERRECEIVE,
+        "REFUND_SUCCESS": REFUNDSUCCESS,
+        "REFUND_CLOSE": REFUNDCLOSE,
+        "REFUND_CLOSED": REFUNDCLOSE,
+    },
+    groups={
+        "open": frozenset({WAITSELLERAGREE, WAITBUYERMODIFY, WAITBUYERSEND, WAITSELLERRECEIVE}),
+        "needs_return": frozenset({WAITBUYERSEND}),
+    },
+)
+
+# --- Taobao orders (TaoBaoOrderStatusEnum) ------------------------------------------------------
+TAOBAO_ORDER_STATUS = StatusVocabulary(
+    name="Taobao order",
+    values=(
+        "building",
+        "wait_buyer_pay",
+        "paid_wait_finance",
+        "finance_passed",
+        "finance_refused",
+        "wait_finance_pay",
+        "wait_seller_send",
+        "wait_buyer_confirm",
+        "closed",
+        "other",
+    ),
+    success=frozenset({"wait_buyer_confirm"}),
+    failure=frozenset({"closed", "finance_refused"}),
+    aliases={
+        "12": "building",
+        "0": "wait_buyer_pay",
+        "1": "paid_wait_finance",
+        "2": "finance_passed",
+        "3": "finance_refused",
+        "5": "wait_finance_pay",
+        "10": "wait_seller_send",
+        "11": "wait_buyer_confirm",
+        "4": "closed",
+        "9": "other",
+    },
+    groups={
+        "paid": frozenset({"paid_wait_finance", "finance_passed", "wait_seller_send", "wait_buyer_confirm"}),
+        "shipped": frozenset({"wait_buyer_confirm"}),
+    },
+)
+
+TAOBAO_REFUND_STATUS = StatusVocabulary(
+    name="Taobao sub-order refund",
+    values=("none", "applied", "seller_agreed", "wait_seller_receipt", "success", "seller_refused", "closed"),
+    success=frozenset({"success"}),
+    failure=frozenset({"seller_refused", "closed"}),
+    aliases={
+        "0": "none",
+        "10": "applied",
+        "20": "seller_agreed",
+        "30": "wait_seller_receipt",
+        "100": "success",
+        "-10": "seller_refused",
+        "-20": "closed",
+    },
+)
+
+# --- warehouse packages (the provider's own vocabulary) -----------------------------------------
+FORECASTED = "FORECASTED"
+INBOUND = "INBOUND"
+QC_PASSED = "QC_PASSED"
+QC_FAILED = "QC_FAILED"
+SHIPPED = "SHIPPED"
+DELIVERED = "DELIVERED"
+
+PACKAGE_STATUS = StatusVocabulary(
+    name="warehouse package",
+    values=(FORECASTED, INBOUND, QC_PASSED, QC_FAILED, SHIPPED, DELIVERED),
+    success=frozenset({DELIVERED}),
+    failure=frozenset({QC_FAILED}),
+    groups={
+        "inspected": frozenset({QC_PASSED, QC_FAILED}),
+        "received": frozenset({INBOUND, QC_PASSED, QC_FAILED, SHIPPED, DELIVERED}),
+    },
+)
+
+VOCABULARIES: Mapping[str, StatusVocabulary] = {
+    "order": ORDER_STATUS,
+    "refund": REFUND_STATUS,
+    "taobao_order": TAOBAO_ORDER_STATUS,
+    "taobao_refund": TAOBAO_REFUND_STATUS,
+    "package": PACKAGE_STATUS,
+    "pay": PAY_STATUS,
+}
+
+
+def get_vocabulary(name: str) -> StatusVocabulary:
+    """The vocabulary called ``name``; an unknown name lists the valid ones."""
+    try:
+        return VOCABULARIES[name]
+    except KeyError:
+        raise XportcnValidationError(
+            f"Unknown status vocabulary {name!r}. Valid: {', '.join(VOCABULARIES)}.", parameter="vocabulary"
+        ) from None
