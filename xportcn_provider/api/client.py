@@ -82,7 +82,11 @@ class ClientSettings:
             raise XportcnValidationError(
                 f"timeout must be a positive number of seconds, got {self.timeout!r}.", parameter="timeout"
             )
-        if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool) or self.max_retries < 0:
+        if (
+            not isinstance(self.max_retries, int)
+            or isinstance(self.max_retries, bool)
+            or self.max_retries < 0
+        ):
             raise XportcnValidationError(
                 f"max_retries must be a whole number >= 0, got {self.max_retries!r}.", parameter="max_retries"
             )
@@ -200,7 +204,9 @@ def retry_kwargs(
 
     kwargs: dict[str, Any] = {
         "stop": tenacity.stop_after_attempt(attempts),
-        "wait": _BackoffWithRetryAfter(settings.backoff_initial, settings.backoff_max, settings.retry_after_max),
+        "wait": _BackoffWithRetryAfter(
+            settings.backoff_initial, settings.backoff_max, settings.retry_after_max
+        ),
         "retry": tenacity.retry_if_exception(is_retryable),
         "before_sleep": _log_retry,
         "reraise": True,
@@ -225,7 +231,9 @@ def page_items(data: Any) -> tuple[list[Any], int | None]:
         total = data.get("total", data.get("totalCount", data.get("totalRecord")))
         for key in _LIST_KEYS:
             if isinstance(data.get(key), list):
-                return list(data[key]), int(total) if isinstance(total, int | str) and str(total).isdigit() else None
+                return list(data[key]), int(total) if isinstance(total, int | str) and str(
+                    total
+                ).isdigit() else None
     raise XportcnValidationError(f"Cannot find the items of a list page in {type(data).__name__} data.")
 
 
@@ -263,7 +271,9 @@ class XportcnClient:
         self.last_envelope: Envelope | None = None
 
     def __repr__(self) -> str:
-        return f"XportcnClient(base_url={self.settings.base_url!r}, access_key={self.credentials.access_key!r})"
+        return (
+            f"XportcnClient(base_url={self.settings.base_url!r}, access_key={self.credentials.access_key!r})"
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -284,9 +294,17 @@ class XportcnClient:
         """Call ``name`` and return the envelope's ``data`` (or raise a typed error)."""
         return self.call_envelope(name, payload, params=params).data
 
-    def _attempt(self, name: str, payload: Mapping[str, Any] | None, params: Mapping[str, Any] | None) -> Envelope:
+    def _attempt(
+        self, name: str, payload: Mapping[str, Any] | None, params: Mapping[str, Any] | None
+    ) -> Envelope:
         call = prepare_call(
-            self.credentials, self.settings, name, payload, params, clock=self.clock, nonce_factory=self.nonce_factory
+            self.credentials,
+            self.settings,
+            name,
+            payload,
+            params,
+            clock=self.clock,
+            nonce_factory=self.nonce_factory,
         )
         try:
             response = self.session.request(
@@ -362,9 +380,7 @@ class AsyncXportcnClient:
         self.sleep = sleep
 
     def __repr__(self) -> str:
-        return (
-            f"AsyncXportcnClient(base_url={self.settings.base_url!r}, access_key={self.credentials.access_key!r})"
-        )
+        return f"AsyncXportcnClient(base_url={self.settings.base_url!r}, access_key={self.credentials.access_key!r})"
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -402,7 +418,13 @@ class AsyncXportcnClient:
         self, name: str, payload: Mapping[str, Any] | None, params: Mapping[str, Any] | None
     ) -> Envelope:
         call = prepare_call(
-            self.credentials, self.settings, name, payload, params, clock=self.clock, nonce_factory=self.nonce_factory
+            self.credentials,
+            self.settings,
+            name,
+            payload,
+            params,
+            clock=self.clock,
+            nonce_factory=self.nonce_factory,
         )
         try:
             response = await self.client.request(

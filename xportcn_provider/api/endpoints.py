@@ -165,7 +165,15 @@ _CATALOGUE: tuple[Endpoint, ...] = (
         ("offerId", "toProvinceCode", "toCityCode", "toCountryCode", "totalNum"),
         ("offerId",),
     ),
-    _e("product_pool_list", "POST", "/alibaba/ka/product/pool/list", "inferred", True, _PAGING, paginated=True),
+    _e(
+        "product_pool_list",
+        "POST",
+        "/alibaba/ka/product/pool/list",
+        "inferred",
+        True,
+        _PAGING,
+        paginated=True,
+    ),
     # --- 1688 orders --------------------------------------------------------------------------
     _e(
         "order_preview",
@@ -205,7 +213,9 @@ _CATALOGUE: tuple[Endpoint, ...] = (
         ("orderId",),
         note="sister platform: /alibaba/order/detail",
     ),
-    _e("order_logistics", "POST", "/alibaba/ka/order/logistics", "inferred", True, ("orderId",), ("orderId",)),
+    _e(
+        "order_logistics", "POST", "/alibaba/ka/order/logistics", "inferred", True, ("orderId",), ("orderId",)
+    ),
     # --- 1688 after-sale ----------------------------------------------------------------------
     _e(
         "refund_reasons",
@@ -268,7 +278,9 @@ _CATALOGUE: tuple[Endpoint, ...] = (
         ("refundId",),
         note="sister platform: /alibaba/refund/info",
     ),
-    _e("refund_cancel", "POST", "/alibaba/ka/refund/cancel", "confirmed", False, ("refundId",), ("refundId",)),
+    _e(
+        "refund_cancel", "POST", "/alibaba/ka/refund/cancel", "confirmed", False, ("refundId",), ("refundId",)
+    ),
     _e(
         "im_openuid_decrypt",
         "POST",
@@ -279,7 +291,15 @@ _CATALOGUE: tuple[Endpoint, ...] = (
         ("openUid", "offerId"),
     ),
     # --- Taobao -------------------------------------------------------------------------------
-    _e("taobao_product_detail", "POST", "/open/taobao/product/detail", "inferred", True, ("itemId",), ("itemId",)),
+    _e(
+        "taobao_product_detail",
+        "POST",
+        "/open/taobao/product/detail",
+        "inferred",
+        True,
+        ("itemId",),
+        ("itemId",),
+    ),
     _e(
         "taobao_product_search",
         "POST",

@@ -76,7 +76,15 @@ TERMINATED = "terminated"
 
 ORDER_STATUS = StatusVocabulary(
     name="1688 order",
-    values=(WAITBUYERPAY, WAITSELLERSEND, WAITBUYERRECEIVE, CONFIRM_GOODS, ORDER_SUCCESS, ORDER_CANCEL, TERMINATED),
+    values=(
+        WAITBUYERPAY,
+        WAITSELLERSEND,
+        WAITBUYERRECEIVE,
+        CONFIRM_GOODS,
+        ORDER_SUCCESS,
+        ORDER_CANCEL,
+        TERMINATED,
+    ),
     success=frozenset({ORDER_SUCCESS}),
     failure=frozenset({ORDER_CANCEL, TERMINATED}),
     aliases={

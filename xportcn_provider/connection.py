@@ -1,0 +1,148 @@
+"""How an Airflow connection of type ``xportcn`` becomes client credentials and settings.
+
+Kept apart from the hook so the sync hook and the async trigger read a connection by exactly
+the same rules (the trigger fetches the connection with Airflow's async API, then calls here).
+
+Accepted forms (both documented in the README):
+
+* JSON: ``{"conn_type": "xportcn", "host": "https://www.xportcn.com/api", "login": "<key>",
+  "password": "<secret>", "extra": {"user_id": "..."}}``
+* URI: ``xportcn://<key>:<secret>@www.xportcn.com/api?user_id=...`` (add ``protocol=http``
+  for a local sandbox: ``xportcn://k:s@127.0.0.1:8765/api?user_id=1&protocol=http``)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from xportcn_provider.api.client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ClientSettings,
+    Credentials,
+)
+from xportcn_provider.api.errors import XportcnValidationError
+
+CONN_TYPE = "xportcn"
+DEFAULT_CONN_ID = "xportcn_default"
+DEFAULT_CONSOLE_URL = "https://www.xportcn.com"
+
+EXTRA_USER_ID = "user_id"
+EXTRA_TIMEOUT = "timeout"
+EXTRA_MAX_RETRIES = "max_retries"
+EXTRA_OVERRIDES = "endpoint_overrides"
+EXTRA_CONSOLE_URL = "console_url"
+EXTRA_PROTOCOL = "protocol"
+
+
+class ConnectionLike(Protocol):
+    """The attributes of ``airflow.sdk.Connection`` this module reads."""
+
+    conn_id: str
+    host: str | None
+    schema: str | None
+    login: str | None
+    password: str | None
+    port: int | None
+
+
+@dataclass(frozen=True)
+class XportcnConnectionConfig:
+    """Everything the provider reads from one connection."""
+
+    conn_id: str
+    credentials: Credentials
+    settings: ClientSettings
+    console_url: str
+
+
+def _extra_value(extra: Mapping[str, Any], key: str) -> Any:
+    """A custom field, stored plain (``user_id``) or by the form's prefix (``extra__xportcn__user_id``)."""
+    for candidate in (key, f"extra__{CONN_TYPE}__{key}"):
+        value = extra.get(candidate)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def base_url_of(conn: ConnectionLike, extra: Mapping[str, Any]) -> str:
+    """The API base URL: a full URL in ``host``, or host/port/schema with ``protocol`` (https)."""
+    host = (conn.host or "").strip()
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" in host:
+        return host.rstrip("/")
+    protocol = str(_extra_value(extra, EXTRA_PROTOCOL) or "https")
+    netloc = f"{host}:{conn.port}" if conn.port else host
+    path = (conn.schema or "api").strip("/")
+    return f"{protocol}://{netloc}/{path}" if path else f"{protocol}://{netloc}"
+
+
+def _number(extra: Mapping[str, Any], key: str, default: float, cast: type) -> Any:
+    raw = _extra_value(extra, key)
+    if raw is None:
+        return default
+    try:
+        value = cast(raw)
+    except (TypeError, ValueError):
+        raise XportcnValidationError(
+            f"Connection extra {key!r} must be a number, got {raw!r}.", parameter=key
+        ) from None
+    return value
+
+
+def _overrides(extra: Mapping[str, Any]) -> dict[str, Any]:
+    raw = _extra_value(extra, EXTRA_OVERRIDES)
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise XportcnValidationError(
+                f"Connection extra {EXTRA_OVERRIDES!r} is not valid JSON.", parameter=EXTRA_OVERRIDES
+            ) from None
+    if not isinstance(raw, Mapping):
+        raise XportcnValidationError(
+            f"Connection extra {EXTRA_OVERRIDES!r} must be a JSON object of endpoint name -> path.",
+            parameter=EXTRA_OVERRIDES,
+        )
+    return dict(raw)
+
+
+def read_connection(conn: ConnectionLike, extra: Mapping[str, Any]) -> XportcnConnectionConfig:
+    """Validate a connection and turn it into credentials + settings; errors name the field."""
+    conn_id = getattr(conn, "conn_id", None) or DEFAULT_CONN_ID
+    missing = [
+        label
+        for label, value in (
+            ("login (Access Key)", conn.login),
+            ("password (Access Secret)", conn.password),
+            ("extra.user_id (User ID)", _extra_value(extra, EXTRA_USER_ID)),
+        )
+        if value in (None, "")
+    ]
+    if missing:
+        raise XportcnValidationError(
+            f"Connection {conn_id!r} is missing {', '.join(missing)}. "
+            "Set them in the Xportcn connection form or in AIRFLOW_CONN_"
+            f"{conn_id.upper()} (see the README's Connection section).",
+            parameter=missing[0].split(" ")[0],
+        )
+    credentials = Credentials(
+        access_key=str(conn.login),
+        access_secret=str(conn.password),
+        user_id=str(_extra_value(extra, EXTRA_USER_ID)),
+    )
+    settings = ClientSettings(
+        base_url=base_url_of(conn, extra),
+        timeout=_number(extra, EXTRA_TIMEOUT, DEFAULT_TIMEOUT, float),
+        max_retries=_number(extra, EXTRA_MAX_RETRIES, DEFAULT_MAX_RETRIES, int),
+        endpoint_overrides=_overrides(extra),
+    )
+    console = str(_extra_value(extra, EXTRA_CONSOLE_URL) or DEFAULT_CONSOLE_URL).rstrip("/")
+    return XportcnConnectionConfig(conn_id, credentials, settings, console)

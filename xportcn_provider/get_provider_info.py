@@ -1,0 +1,75 @@
+"""Provider metadata returned through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xportcn_provider import __version__
+from xportcn_provider.connection import CONN_TYPE
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-xportcn",
+        "name": "Xportcn",
+        "description": "Xportcn (Xport Global Open Platform) KA open API: 1688/Taobao purchasing, "
+        "Xport warehouse (wms), international logistics and after-sale.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Xportcn",
+                "external-doc-url": "https://www.xportcn.com",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.hooks.xportcn"]}],
+        "connection-types": [
+            {
+                "connection-type": CONN_TYPE,
+                "hook-class-name": "xportcn_provider.hooks.xportcn.XportcnHook",
+                "hook-name": "Xportcn",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {"host": "Base URL", "login": "Access Key", "password": "Access Secret"},
+                    "placeholders": {
+                        "host": "https://www.xportcn.com/api",
+                        "login": "32 hex chars from the Xport console",
+                        "password": "Access Secret (never logged)",
+                        "user_id": "e.g. 2100008388036",
+                        "timeout": "30",
+                        "max_retries": "5",
+                        "endpoint_overrides": '{"refund_create": "/alibaba/ka/refund/apply"}',
+                        "console_url": "https://www.xportcn.com",
+                    },
+                },
+                "conn-fields": {
+                    "user_id": {
+                        "label": "User ID",
+                        "description": "Xport user id (sub-account) sent in the user-id header. Required.",
+                        "schema": {"type": "string"},
+                    },
+                    "timeout": {
+                        "label": "Timeout (s)",
+                        "description": "Seconds to wait for each attempt.",
+                        "schema": {"type": ["number", "null"], "default": 30},
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "description": "Retries of transient failures (connection errors, 429, 5xx).",
+                        "schema": {"type": ["integer", "null"], "default": 5},
+                    },
+                    "endpoint_overrides": {
+                        "label": "Endpoint overrides",
+                        "description": "JSON object: endpoint name -> path, for paths that differ "
+                        "from the provider's catalogue.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "console_url": {
+                        "label": "Console URL",
+                        "description": "Base URL of the Xport web console, used by the task links.",
+                        "schema": {"type": ["string", "null"], "default": "https://www.xportcn.com"},
+                    },
+                },
+            }
+        ],
+    }

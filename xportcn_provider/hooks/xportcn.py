@@ -1,0 +1,125 @@
+"""``XportcnHook``: an Airflow connection turned into a signed, retrying Xportcn client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from xportcn_provider.api.client import XportcnClient
+from xportcn_provider.api.endpoints import resolve
+from xportcn_provider.api.envelope import Envelope
+from xportcn_provider.api.errors import XportcnAuthError, XportcnError
+from xportcn_provider.connection import (
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    XportcnConnectionConfig,
+    read_connection,
+)
+from xportcn_provider.hooks.endpoint_methods import XportcnEndpointMethods
+
+
+class XportcnHook(XportcnEndpointMethods, BaseHook):
+    """Signed access to every Xportcn endpoint.
+
+    Nothing is read in ``__init__`` (operators build hooks while DAG files are parsed); the
+    connection is read once, on first use, and its secret handed to Airflow's masker at once.
+
+    :param xportcn_conn_id: the Airflow connection (type ``xportcn``) to use.
+    :param timeout: overrides the connection's ``extra.timeout`` (seconds per attempt).
+    :param max_retries: overrides the connection's ``extra.max_retries`` (transient retries).
+    """
+
+    conn_name_attr = "xportcn_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "Xportcn"
+
+    def __init__(
+        self,
+        xportcn_conn_id: str = DEFAULT_CONN_ID,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.xportcn_conn_id = xportcn_conn_id
+        self._timeout = timeout
+        self._max_retries = max_retries
+
+    @cached_property
+    def config(self) -> XportcnConnectionConfig:
+        """The validated connection, read once (secret masked before anything can log it)."""
+        conn = self.get_connection(self.xportcn_conn_id)
+        if conn.password:
+            mask_secret(conn.password)
+        config = read_connection(conn, conn.extra_dejson)
+        overrides: dict[str, Any] = {}
+        if self._timeout is not None:
+            overrides["timeout"] = self._timeout
+        if self._max_retries is not None:
+            overrides["max_retries"] = self._max_retries
+        if overrides:
+            from dataclasses import replace
+
+            config = replace(config, settings=replace(config.settings, **overrides))
+        return config
+
+    def get_conn(self) -> XportcnClient:
+        """The configured client (one keep-alive session per hook)."""
+        return self.client
+
+    @cached_property
+    def client(self) -> XportcnClient:
+        config = self.config
+        return XportcnClient(config.credentials, config.settings, logger=self.log)  # type: ignore[arg-type]
+
+    @property
+    def console_url(self) -> str:
+        """Base URL of the Xportcn web console, for links (``extra.console_url``)."""
+        return self.config.console_url
+
+    @property
+    def last_request_id(self) -> str | None:
+        """``requestId`` of the last successful call, for log lines."""
+        envelope = self.client.last_envelope
+        return envelope.request_id if envelope else None
+
+    def call_envelope(
+        self, name: str, payload: Mapping[str, Any] | None = None, *, params: Mapping[str, Any] | None = None
+    ) -> Envelope:
+        """Call ``name`` and return the whole envelope (``requestId`` included)."""
+        resolve(name)  # an unknown name fails before the connection is even read
+        return self.client.call_envelope(name, payload, params=params)
+
+    def call(
+        self, name: str, payload: Mapping[str, Any] | None = None, *, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Call any catalogue endpoint by name; returns the envelope's ``data`` or raises."""
+        return self.call_envelope(name, payload, params=params).data
+
+    def paginate(
+        self,
+        name: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        page_size: int = 50,
+        max_pages: int | None = None,
+    ) -> Iterator[Any]:
+        """Yield every item of a list endpoint, fetching one page at a time."""
+        resolve(name)
+        return self.client.paginate(name, payload, page_size=page_size, max_pages=max_pages)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap signed read (``address_list``), with a message that says what to check."""
+        try:
+            self.client.call("address_list", {})
+        except XportcnAuthError as err:
+            return False, str(err)
+        except XportcnError as err:
+            return False, f"Xportcn answered but the test call failed: {err}"
+        return True, f"Connection to {self.config.settings.base_url} works (signed call accepted)."
