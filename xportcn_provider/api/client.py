@@ -380,7 +380,8 @@ class AsyncXportcnClient:
         self.sleep = sleep
 
     def __repr__(self) -> str:
-        return f"AsyncXportcnClient(base_url={self.settings.base_url!r}, access_key={self.credentials.access_key!r})"
+        base, key = self.settings.base_url, self.credentials.access_key
+        return f"AsyncXportcnClient(base_url={base!r}, access_key={key!r})"
 
     async def aclose(self) -> None:
         if self._owns_client:

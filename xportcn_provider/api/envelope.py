@@ -106,27 +106,28 @@ def interpret_response(
         return envelope
     # Non-2xx: keep the server's envelope details when it sent one, but the HTTP status decides
     # whether the failure is transient (5xx, 429) or final.
+    failure: Envelope | None
     try:
-        envelope = parse_envelope(body, endpoint=endpoint, http_status=http_status)
+        failure = parse_envelope(body, endpoint=endpoint, http_status=http_status)
     except XportcnProtocolError:
-        envelope = None
-    if envelope is None or http_status >= 500 or http_status in (408, 429):
+        failure = None
+    if failure is None or http_status >= 500 or http_status in (408, 429):
         err = error_from_http_status(
             endpoint=endpoint,
             http_status=http_status,
-            body_excerpt="" if envelope else excerpt(body),
+            body_excerpt="" if failure else excerpt(body),
             retry_after=retry_after,
-            request_id=envelope.request_id if envelope else None,
+            request_id=failure.request_id if failure else None,
         )
-        if envelope is not None:
-            err.code, err.msg = envelope.code, envelope.msg
+        if failure is not None:
+            err.code, err.msg = failure.code, failure.msg
         raise err
-    raise error_from_envelope(
+    raise error_from_failure(
         endpoint=endpoint,
         http_status=http_status,
-        code=envelope.code,
-        msg=envelope.msg,
-        request_id=envelope.request_id,
+        code=failure.code,
+        msg=failure.msg,
+        request_id=failure.request_id,
     )
 
 
