@@ -122,7 +122,7 @@ def interpret_response(
         if failure is not None:
             err.code, err.msg = failure.code, failure.msg
         raise err
-    raise error_from_failure(
+    raise error_from_envelope(
         endpoint=endpoint,
         http_status=http_status,
         code=failure.code,
