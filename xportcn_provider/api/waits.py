@@ -1,0 +1,348 @@
+"""What "wait until X" means, once, for sensors (sync pokes) and triggers (async polls).
+
+A :class:`WaitSpec` names a *read-only* endpoint, its request body, where the status is in the
+answer, the vocabulary to normalise it with, and the target and failure sets. ``evaluate``
+turns one answer into ``success`` / ``failure`` / ``waiting``. Because sensors and triggers both
+call ``evaluate``, a status means the same thing in poke, reschedule and deferrable mode.
+
+The spec is JSON-serialisable (``to_dict``/``from_dict``) so a trigger can carry it across a
+triggerer restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from xportcn_provider.api import statuses as st
+from xportcn_provider.api.endpoints import get_endpoint
+from xportcn_provider.api.errors import XportcnValidationError
+
+Outcome = Literal["success", "failure", "waiting"]
+StatusInput = Iterable[object] | str | None
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    """One evaluation: the outcome, the normalised status and whether the vocabulary knew it."""
+
+    outcome: Outcome
+    status: str | None
+    raw_status: Any
+    known: bool
+    reason: str = ""
+
+
+def lookup_path(data: Any, path: str) -> Any:
+    """Follow a dotted path (``a.b``, ``list.0.status``) into JSON; ``_MISSING`` when absent.
+
+    A leading ``data.`` refers to the envelope's data itself, so ``data.status`` and ``status``
+    are the same path (the contract's examples use both).
+    """
+    parts = [p for p in path.split(".") if p]
+    if parts and parts[0] == "data" and not (isinstance(data, Mapping) and "data" in data):
+        parts = parts[1:]
+    current = data
+    for part in parts:
+        if isinstance(current, Mapping):
+            if part not in current:
+                return _MISSING
+            current = current[part]
+        elif isinstance(current, list) and part.lstrip("-").isdigit():
+            index = int(part)
+            if not -len(current) <= index < len(current):
+                return _MISSING
+            current = current[index]
+        else:
+            return _MISSING
+    return current
+
+
+@dataclass(frozen=True)
+class WaitSpec:
+    """A status wait. ``vocabulary=None`` means *presence*: done once ``status_field`` is non-empty."""
+
+    endpoint: str
+    body: Mapping[str, Any]
+    status_field: str
+    vocabulary: str | None
+    targets: frozenset[str] = frozenset()
+    failures: frozenset[str] = frozenset()
+    failure_field: str | None = None
+    failure_vocabulary: str | None = None
+    failure_values: frozenset[str] = frozenset()
+    description: str = ""
+    ids: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        endpoint = get_endpoint(self.endpoint)
+        if not endpoint.read_only:
+            raise XportcnValidationError(
+                f"A status wait may only poll read-only endpoints; {self.endpoint!r} changes state on "
+                "the server and would be re-sent if the triggerer restarts.",
+                parameter="endpoint",
+            )
+        if not isinstance(self.status_field, str) or not self.status_field.strip():
+            raise XportcnValidationError(
+                "status_field must be a non-empty dotted path.", parameter="status_field"
+            )
+        if self.vocabulary is not None:
+            st.get_vocabulary(self.vocabulary)
+            if not self.targets:
+                raise XportcnValidationError(
+                    "target_statuses must not be empty.", parameter="target_statuses"
+                )
+            overlap = self.targets & self.failures
+            if overlap:
+                raise XportcnValidationError(
+                    f"{', '.join(sorted(overlap))} is both a target and a failure status.",
+                    parameter="failure_statuses",
+                )
+
+    # --- evaluation -------------------------------------------------------------------------------
+    def evaluate(self, data: Any) -> WaitResult:
+        """Classify one answer of ``endpoint``."""
+        failed = self._secondary_failure(data)
+        if failed is not None:
+            return failed
+        raw = lookup_path(data, self.status_field)
+        if self.vocabulary is None:
+            present = raw is not _MISSING and raw not in (None, "", [], {})
+            return WaitResult(
+                "success" if present else "waiting",
+                str(raw) if present else None,
+                None if raw is _MISSING else raw,
+                True,
+                "" if present else f"{self.status_field} is not set yet",
+            )
+        if raw is _MISSING:
+            return WaitResult("waiting", None, None, False, f"no {self.status_field!r} in the answer")
+        vocab = st.get_vocabulary(self.vocabulary)
+        status = vocab.normalize(raw)
+        if status is None:
+            return WaitResult("waiting", None, raw, False, f"unknown {vocab.name} status {raw!r}")
+        if status in self.targets:
+            return WaitResult("success", status, raw, True)
+        if status in self.failures:
+            return WaitResult("failure", status, raw, True, f"reached failure status {status!r}")
+        if status in vocab.terminal:
+            return WaitResult(
+                "failure",
+                status,
+                raw,
+                True,
+                f"reached terminal status {status!r}, from which no target "
+                f"({', '.join(sorted(self.targets))}) can follow",
+            )
+        return WaitResult("waiting", status, raw, True)
+
+    def _secondary_failure(self, data: Any) -> WaitResult | None:
+        if not self.failure_field or not self.failure_vocabulary:
+            return None
+        raw = lookup_path(data, self.failure_field)
+        if raw is _MISSING:
+            return None
+        status = st.get_vocabulary(self.failure_vocabulary).normalize(raw)
+        if status is not None and status in self.failure_values:
+            return WaitResult("failure", status, raw, True, f"{self.failure_field} is {status!r}")
+        return None
+
+    def describe(self) -> str:
+        """For log lines and error messages: what is awaited, for which ids."""
+        ids = ", ".join(f"{k}={v}" for k, v in self.ids.items())
+        what = self.description or self.endpoint
+        return f"{what} ({ids})" if ids else what
+
+    # --- serialisation ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "body": dict(self.body),
+            "status_field": self.status_field,
+            "vocabulary": self.vocabulary,
+            "targets": sorted(self.targets),
+            "failures": sorted(self.failures),
+            "failure_field": self.failure_field,
+            "failure_vocabulary": self.failure_vocabulary,
+            "failure_values": sorted(self.failure_values),
+            "description": self.description,
+            "ids": dict(self.ids),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> WaitSpec:
+        return cls(
+            endpoint=raw["endpoint"],
+            body=dict(raw.get("body") or {}),
+            status_field=raw["status_field"],
+            vocabulary=raw.get("vocabulary"),
+            targets=frozenset(raw.get("targets") or ()),
+            failures=frozenset(raw.get("failures") or ()),
+            failure_field=raw.get("failure_field"),
+            failure_vocabulary=raw.get("failure_vocabulary"),
+            failure_values=frozenset(raw.get("failure_values") or ()),
+            description=raw.get("description", ""),
+            ids=dict(raw.get("ids") or {}),
+        )
+
+
+# --- the provider's waits ----------------------------------------------------------------------
+
+
+def _sets(
+    vocabulary: str,
+    targets: StatusInput,
+    failures: StatusInput,
+    default_targets: Iterable[str],
+    default_failures: Iterable[str],
+) -> tuple[frozenset[str], frozenset[str]]:
+    vocab = st.get_vocabulary(vocabulary)
+    target_set = (
+        vocab.parse_set(targets, parameter="target_statuses")
+        if targets is not None
+        else frozenset(default_targets)
+    )
+    failure_set = (
+        vocab.parse_set(failures, parameter="failure_statuses")
+        if failures is not None
+        else frozenset(default_failures) - target_set
+    )
+    return target_set, failure_set
+
+
+def _require_id(value: object, parameter: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()) or isinstance(value, bool):
+        raise XportcnValidationError(f"{parameter} is required.", parameter=parameter)
+    if not isinstance(value, str | int):
+        raise XportcnValidationError(
+            f"{parameter} must be a string or an integer, got {type(value).__name__}.", parameter=parameter
+        )
+    return str(value)
+
+
+def refund_wait(
+    refund_id: object,
+    *,
+    target_statuses: StatusInput = None,
+    failure_statuses: StatusInput = None,
+    status_field: str = "status",
+) -> WaitSpec:
+    """Refund: success ``refundsuccess``, failure ``refundclose`` by default."""
+    rid = _require_id(refund_id, "refund_id")
+    targets, failures = _sets(
+        "refund", target_statuses, failure_statuses, st.REFUND_STATUS.success, st.REFUND_STATUS.failure
+    )
+    return WaitSpec(
+        "refund_detail",
+        {"refundId": rid},
+        status_field,
+        "refund",
+        targets,
+        failures,
+        description="refund status",
+        ids={"refund_id": rid},
+    )
+
+
+def order_wait(
+    order_id: object,
+    *,
+    target_statuses: StatusInput = "shipped",
+    failure_statuses: StatusInput = None,
+    status_field: str = "status",
+) -> WaitSpec:
+    """1688 order: success "shipped" (``waitbuyerreceive``, ``confirm_goods``, ``success``)."""
+    oid = _require_id(order_id, "order_id")
+    targets, failures = _sets(
+        "order", target_statuses, failure_statuses, st.ORDER_STATUS.groups["shipped"], st.ORDER_STATUS.failure
+    )
+    return WaitSpec(
+        "order_detail",
+        {"orderId": oid},
+        status_field,
+        "order",
+        targets,
+        failures,
+        description="order status",
+        ids={"order_id": oid},
+    )
+
+
+def taobao_order_wait(
+    order_id: object,
+    *,
+    target_statuses: StatusInput = "shipped",
+    failure_statuses: StatusInput = None,
+    status_field: str = "list.0.status",
+) -> WaitSpec:
+    """Taobao order (numeric statuses), read through ``taobao_order_list`` filtered by id."""
+    oid = _require_id(order_id, "order_id")
+    vocab = st.TAOBAO_ORDER_STATUS
+    targets, failures = _sets(
+        "taobao_order", target_statuses, failure_statuses, vocab.groups["shipped"], vocab.failure
+    )
+    return WaitSpec(
+        "taobao_order_list",
+        {"orderId": oid, "pageNo": 1, "pageSize": 1},
+        status_field,
+        "taobao_order",
+        targets,
+        failures,
+        description="Taobao order status",
+        ids={"order_id": oid},
+    )
+
+
+def package_wait(
+    *,
+    out_order_id: object = None,
+    tracking_number: object = None,
+    target_statuses: StatusInput = None,
+    failure_statuses: StatusInput = None,
+    status_field: str = "status",
+) -> WaitSpec:
+    """Warehouse package by ``out_order_id`` or tracking number; default target ``QC_PASSED``."""
+    if out_order_id in (None, "") and tracking_number in (None, ""):
+        raise XportcnValidationError(
+            "Give out_order_id or tracking_number to identify the package.", parameter="out_order_id"
+        )
+    body: dict[str, Any] = {}
+    ids: dict[str, Any] = {}
+    if out_order_id not in (None, ""):
+        body["out_order_id"] = ids["out_order_id"] = _require_id(out_order_id, "out_order_id")
+    if tracking_number not in (None, ""):
+        body["logistics_tracking_number"] = ids["tracking_number"] = _require_id(
+            tracking_number, "tracking_number"
+        )
+    targets, failures = _sets(
+        "package", target_statuses, failure_statuses, {st.QC_PASSED}, st.PACKAGE_STATUS.failure
+    )
+    return WaitSpec(
+        "package_detail",
+        body,
+        status_field,
+        "package",
+        targets,
+        failures,
+        description="package status",
+        ids=ids,
+    )
+
+
+def domestic_tracking_wait(order_id: object, *, tracking_field: str = "trackingNumber") -> WaitSpec:
+    """Order logistics: done once the seller's domestic tracking number exists; a cancelled order fails."""
+    oid = _require_id(order_id, "order_id")
+    return WaitSpec(
+        "order_logistics",
+        {"orderId": oid},
+        tracking_field,
+        None,
+        failure_field="status",
+        failure_vocabulary="order",
+        failure_values=st.ORDER_STATUS.failure,
+        description="domestic tracking number",
+        ids={"order_id": oid},
+    )
