@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.log import mask_secret
+from airflow.sdk.log import amask_secret, mask_secret
 
-from xportcn_provider.api.client import XportcnClient
+from xportcn_provider.api.client import AsyncXportcnClient, XportcnClient
 from xportcn_provider.api.endpoints import resolve
 from xportcn_provider.api.envelope import Envelope
 from xportcn_provider.api.errors import XportcnAuthError, XportcnError
@@ -19,6 +21,7 @@ from xportcn_provider.connection import (
     XportcnConnectionConfig,
     read_connection,
 )
+from xportcn_provider.hooks.async_client import shared_async_client
 from xportcn_provider.hooks.endpoint_methods import XportcnEndpointMethods
 
 
@@ -57,17 +60,53 @@ class XportcnHook(XportcnEndpointMethods, BaseHook):
         conn = self.get_connection(self.xportcn_conn_id)
         if conn.password:
             mask_secret(conn.password)
-        config = read_connection(conn, conn.extra_dejson)
+        return self._with_overrides(read_connection(conn, conn.extra_dejson))
+
+    def _with_overrides(self, config: XportcnConnectionConfig) -> XportcnConnectionConfig:
+        """Apply the hook's ``timeout``/``max_retries`` arguments over the connection's extra."""
         overrides: dict[str, Any] = {}
         if self._timeout is not None:
             overrides["timeout"] = self._timeout
         if self._max_retries is not None:
             overrides["max_retries"] = self._max_retries
         if overrides:
-            from dataclasses import replace
-
             config = replace(config, settings=replace(config.settings, **overrides))
         return config
+
+    # --- async side (triggers) --------------------------------------------------------------------
+    async def aget_config(self) -> XportcnConnectionConfig:
+        """The validated connection, read with Airflow's async API (safe on the triggerer's loop).
+
+        The sync ``get_connection``/``extra_dejson`` would block the event loop and, before
+        Airflow 3.3.2, could raise ``DeadlockImminentError``; the async variants mask secrets
+        with ``asend`` instead. Read once per hook.
+        """
+        cached: XportcnConnectionConfig | None = self.__dict__.get("_async_config")
+        if cached is not None:
+            return cached
+        conn = await self.aget_connection(self.xportcn_conn_id)
+        if conn.password:
+            await amask_secret(conn.password)
+        config = self._with_overrides(read_connection(conn, await conn.aextra_dejson()))
+        self.__dict__["_async_config"] = config
+        return config
+
+    @contextlib.asynccontextmanager
+    async def async_client(self) -> AsyncIterator[AsyncXportcnClient]:
+        """An async client on the loop's shared, pooled HTTP client for this connection.
+
+        Every trigger of one triggerer that uses the same connection borrows the same
+        ``httpx.AsyncClient`` (see :mod:`xportcn_provider.hooks.async_client`); signing, the
+        envelope rules and the retry policy are those of the sync client.
+        """
+        config = await self.aget_config()
+        async with shared_async_client(self.xportcn_conn_id) as http:
+            yield AsyncXportcnClient(
+                config.credentials,
+                config.settings,
+                client=http,
+                logger=self.log,  # type: ignore[arg-type]
+            )
 
     def get_conn(self) -> XportcnClient:
         """The configured client (one keep-alive session per hook)."""

@@ -1,0 +1,1 @@
+"""Async triggers (run by the Airflow triggerer) for deferrable sensors and operators."""
