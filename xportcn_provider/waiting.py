@@ -14,7 +14,7 @@ on what a failure, a timeout and a tolerable error are:
 Failures raise :class:`XportcnWaitFailure` (an ``AirflowFailException``: retrying cannot undo a
 closed refund or a cancelled order); timeouts raise :class:`XportcnWaitTimeout` (an
 ``AirflowSensorTimeout``: never retried, turned into a skip by ``soft_fail``); giving up on errors
-raises :class:`XportcnWaitError` (an ordinary ``AirflowException``, so task retries apply).
+raises :class:`XportcnWaitError` (an ``XportcnError``, so task retries apply).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from xportcn_provider.api.errors import XportcnError, XportcnProtocolError, XportcnValidationError
 from xportcn_provider.api.waits import WaitResult, WaitSpec
@@ -76,12 +76,25 @@ class XportcnWaitTimeout(_WaitOutcomeMixin, AirflowSensorTimeout):
         self._set(status, ids, record)
 
 
-class XportcnWaitError(_WaitOutcomeMixin, AirflowException):
-    """The wait could not go on (auth refused, too many transient errors); task retries apply."""
+class XportcnWaitError(_WaitOutcomeMixin, XportcnError):
+    """The wait could not go on (auth refused, too many transient errors); task retries apply.
 
-    def __init__(self, message: str, *, status: str | None, ids: Mapping[str, Any], record: Any = None):
-        super().__init__(message)
+    Deliberately not an ``AirflowException``: Airflow's sensor machinery turns those into a skip
+    under ``soft_fail`` when resuming from a deferral but not in poke mode; an error that is not an
+    Airflow exception fails the task the same way in every mode.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: str | None,
+        ids: Mapping[str, Any],
+        record: Any = None,
+        endpoint: str | None = None,
+    ):
         self._set(status, ids, record)
+        super().__init__(message, endpoint=endpoint)
 
 
 # --- shared rules -------------------------------------------------------------------------------
@@ -250,7 +263,11 @@ def wait_sync(
         except XportcnError as err:
             if not state.tolerate(err, log):
                 raise XportcnWaitError(
-                    state.error_message(err), status=state.last_status, ids=spec.ids, record=state.last_record
+                    state.error_message(err),
+                    status=state.last_status,
+                    ids=spec.ids,
+                    record=state.last_record,
+                    endpoint=spec.endpoint,
                 ) from err
         else:
             result = state.observe(data, log)

@@ -1,0 +1,4 @@
+"""Xportcn status sensors (refund, order, package, logistics) on one shared base.
+
+Import them from :mod:`xportcn_provider.sensors.status`.
+"""
