@@ -23,6 +23,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.hooks.xportcn"]}],
+        "sensors": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.sensors.status"]}],
+        "triggers": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.triggers.status"]}],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,
