@@ -41,6 +41,11 @@ class _Entry:
 _POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Entry]] = weakref.WeakKeyDictionary()
 
 
+def _new_client(limits: httpx.Limits) -> httpx.AsyncClient:
+    """Build one pooled client (tests replace this to plug in an ``httpx.MockTransport``)."""
+    return httpx.AsyncClient(limits=limits, timeout=DEFAULT_TIMEOUT, headers={"User-Agent": USER_AGENT})
+
+
 def _loop_pool(loop: asyncio.AbstractEventLoop) -> dict[str, _Entry]:
     for other in [lp for lp in _POOLS if lp.is_closed()]:
         # A closed loop's clients can no longer be closed cleanly; forget them so their
@@ -61,13 +66,7 @@ async def shared_async_client(
     pool = _loop_pool(loop)
     entry = pool.get(conn_id)
     if entry is None or entry.client.is_closed:
-        entry = _Entry(
-            httpx.AsyncClient(
-                limits=limits or DEFAULT_LIMITS,
-                timeout=DEFAULT_TIMEOUT,
-                headers={"User-Agent": USER_AGENT},
-            )
-        )
+        entry = _Entry(_new_client(limits or DEFAULT_LIMITS))
         pool[conn_id] = entry
         log.debug("Opened the shared Xportcn HTTP client for connection %r", conn_id)
     entry.users += 1

@@ -32,6 +32,10 @@ from xportcn_provider.waiting import (
     next_interval,
 )
 
+# Looked up at call time, so tests can drive the poll loop with a fake clock and sleep.
+_now = time.time
+_sleep = asyncio.sleep
+
 
 class XportcnStatusTrigger(BaseTrigger):
     """Poll a read-only Xportcn endpoint until a :class:`WaitSpec` succeeds, fails or times out.
@@ -148,11 +152,11 @@ class XportcnStatusTrigger(BaseTrigger):
                     )
                 if result.outcome == "failure":
                     return self._event("failure", state, state.failure_message(result), result.status)
-            now = time.time()
+            now = _now()
             if self.deadline is not None and now >= self.deadline:
                 return self._event("timeout", state, state.timeout_message(None))
             delay = interval if self.deadline is None else min(interval, self.deadline - now)
-            await asyncio.sleep(delay)
+            await _sleep(delay)
             interval = next_interval(
                 interval, exponential_backoff=self.exponential_backoff, maximum=self.max_poll_interval
             )
