@@ -1,0 +1,505 @@
+"""A real, throw-away Airflow 3 deployment for end-to-end tests.
+
+``airflow_stack(dags_folder, env_extra)`` is a context manager that does by hand what
+``airflow standalone`` does: a fresh ``AIRFLOW_HOME`` in a temporary directory, a migrated SQLite
+metadata DB, and the four long-running components (``api-server``, ``scheduler`` with the
+LocalExecutor, ``dag-processor``, ``triggerer``) as subprocesses, each in its own process group
+with its output in ``<home>/component-logs/<name>.log``. The stack talks to Airflow only through
+what a user would use: the public REST API v2 (token from the simple auth manager's
+``POST /auth/token``), the CLI, and — for evidence — the task log files and the metadata DB
+(read-only).
+
+Everything is stopped on exit, also when the body raised: SIGTERM to each process group, then
+SIGKILL to whatever (including forked task workers) is still alive.
+
+See ``docs/e2e.md`` for the rationale behind the settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+USERNAME = "admin"
+
+#: Stacks currently running in this process (the e2e conftest attaches their log tails to failures).
+RUNNING: weakref.WeakSet[AirflowStack] = weakref.WeakSet()
+
+
+class AirflowStackError(RuntimeError):
+    """The stack could not start, a component died, or a wait ran out of time."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _inherited_env() -> dict[str, str]:
+    """``os.environ`` without any Airflow setting of the calling process (its home, conns, config)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON records of an Airflow 3 task/trigger log file (other lines skipped)."""
+    records = []
+    for line in path.read_text(errors="replace").splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict):
+                records.append(record)
+    return records
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return "<no log file>"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class AirflowStack:
+    """One running deployment. Built and started by :func:`airflow_stack`."""
+
+    def __init__(self, home: Path, dags_folder: Path, env_extra: Mapping[str, str] | None = None) -> None:
+        self.home = home
+        self.dags_folder = dags_folder
+        self.api_port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.api_port}"
+        self.password = secrets.token_urlsafe(12)
+        self.component_log_dir = home / "component-logs"
+        self.task_log_dir = home / "logs"
+        self.db_path = home / "airflow.db"
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._token: str | None = None
+        #: keep AIRFLOW_HOME after stop (set by the e2e conftest when a test using the stack failed)
+        self.keep_home = False
+        self._http = httpx.Client(base_url=self.base_url, timeout=30.0)
+        self.env = self._build_env(dict(env_extra or {}))
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def _build_env(self, env_extra: dict[str, str]) -> dict[str, str]:
+        from cryptography.fernet import Fernet
+
+        passwords_file = self.home / "simple_auth_manager_passwords.json"
+        passwords_file.write_text(json.dumps({USERNAME: self.password}))
+        env = _inherited_env()
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "PYTHONUNBUFFERED": "1",
+                # --- core
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+                "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
+                # --- auth: simple auth manager, one admin with a known password
+                "AIRFLOW__CORE__AUTH_MANAGER": (
+                    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+                ),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+                "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+                # --- api-server
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.api_port),
+                "AIRFLOW__API__BASE_URL": self.base_url,
+                "AIRFLOW__API__WORKERS": "1",
+                # --- fast parsing / scheduling on a small machine
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "15",
+                "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+                "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+                "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
+                "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+                # --- logs: plain text, no log-server ports (components run with --skip-serve-logs)
+                "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.task_log_dir),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            }
+        )
+        env.update(env_extra)
+        return env
+
+    # -- processes -----------------------------------------------------------------------------
+
+    def cli(self, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``airflow <args>`` against this deployment."""
+        result = subprocess.run(
+            [str(AIRFLOW_BIN), *args],
+            env=self.env,
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AirflowStackError(
+                f"airflow {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+            )
+        return result
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        self.component_log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.component_log_dir / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [str(AIRFLOW_BIN), *args],
+                env=self.env,
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group: stop() signals the whole group
+            )
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Migrate the DB, start the four components and wait until the API reports them healthy."""
+        self.cli("db", "migrate", timeout=timeout)
+        RUNNING.add(self)
+        self._spawn("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)])
+        self._spawn("scheduler", ["scheduler", "--skip-serve-logs"])
+        self._spawn("dag-processor", ["dag-processor"])
+        self._spawn("triggerer", ["triggerer", "--skip-serve-logs"])
+        self.wait_healthy(timeout=timeout)
+
+    def check_alive(self) -> None:
+        """Raise if a component exited."""
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AirflowStackError(f"{name} exited with {proc.returncode}\n{self.log_tails()}")
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM every component's process group, wait, then SIGKILL what is left (idempotent)."""
+        RUNNING.discard(self)
+        self._http.close()
+        victims: set[int] = set()
+        for proc in self.procs.values():
+            with contextlib.suppress(psutil.Error):
+                victims.update(p.pid for p in psutil.Process(proc.pid).children(recursive=True))
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for proc in self.procs.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # leftovers in the group, even if the leader exited
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        for pid in victims:  # children that left the group (e.g. called setsid)
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
+
+    def log_tails(self, lines: int = 40) -> str:
+        """The last lines of every component's log, for failure reports."""
+        parts = [f"AIRFLOW_HOME={self.home}"]
+        for name in COMPONENTS:
+            parts.append(f"----- {name} (last {lines} lines) -----")
+            parts.append(_tail(self.component_log_dir / f"{name}.log", lines))
+        return "\n".join(parts)
+
+    # -- REST API ------------------------------------------------------------------------------
+
+    def token(self) -> str:
+        """A JWT from the simple auth manager (``POST /auth/token``), cached."""
+        if self._token is None:
+            resp = self._http.post("/auth/token", json={"username": USERNAME, "password": self.password})
+            resp.raise_for_status()
+            self._token = str(resp.json()["access_token"])
+        return self._token
+
+    def api(self, method: str, path: str, *, json: Any = None, params: Any = None, ok: bool = True) -> Any:
+        """Call ``/api/v2/<path>`` as the admin; returns the decoded JSON (or the response if ok=False)."""
+        resp = self._http.request(
+            method,
+            f"/api/v2/{path.lstrip('/')}",
+            json=json,
+            params=params,
+            headers={"Authorization": f"Bearer {self.token()}"},
+        )
+        if not ok:
+            return resp
+        if resp.is_error:
+            raise AirflowStackError(f"{method} {path} -> {resp.status_code}: {resp.text[:2000]}")
+        return resp.json() if resp.content else None
+
+    def health(self) -> dict[str, Any]:
+        """``GET /api/v2/monitor/health`` (no auth needed)."""
+        resp = self._http.get("/api/v2/monitor/health")
+        resp.raise_for_status()
+        return dict(resp.json())
+
+    def wait_healthy(self, timeout: float = 90.0) -> dict[str, Any]:
+        """Wait until the metadatabase, scheduler, triggerer and dag-processor all report healthy."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                last = self.health()
+            except httpx.HTTPError as exc:
+                last = exc
+            else:
+                parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+                if all((last.get(p) or {}).get("status") == "healthy" for p in parts):
+                    return last
+            time.sleep(1)
+        raise AirflowStackError(f"stack not healthy after {timeout}s (last: {last!r})\n{self.log_tails()}")
+
+    def import_errors(self) -> list[dict[str, Any]]:
+        return list(self.api("GET", "importErrors")["import_errors"])
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait until the dag-processor has parsed and serialized ``dag_id``; fail fast on import errors."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            resp = self.api("GET", f"dags/{dag_id}", ok=False)
+            if resp.status_code == 200:
+                return dict(resp.json())
+            errors = self.import_errors()
+            if errors:
+                raise AirflowStackError(f"import errors while waiting for {dag_id}: {errors}")
+            time.sleep(1)
+        raise AirflowStackError(f"DAG {dag_id} not parsed after {timeout}s\n{self.log_tails()}")
+
+    def unpause(self, dag_id: str) -> None:
+        self.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        """Create a manual DAG run through the REST API; returns its run_id."""
+        body = {"logical_date": None, "conf": dict(conf or {})}
+        return str(self.api("POST", f"dags/{dag_id}/dagRuns", json=body)["dag_run_id"])
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return dict(self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}"))
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 120.0) -> str:
+        """Poll the run until it is ``success`` or ``failed``; returns that state."""
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            self.check_alive()
+            state = self.dag_run(dag_id, run_id)["state"]
+            if state in TERMINAL_RUN_STATES:
+                return str(state)
+            time.sleep(1)
+        tis = {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
+        raise AirflowStackError(f"run {dag_id}/{run_id} still {state} after {timeout}s; tasks: {tis}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        data = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+        return list(data["task_instances"])
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        return dict(self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"))
+
+    def wait_for_task_state(
+        self, dag_id: str, run_id: str, task_id: str, states: str | set[str], timeout: float = 60.0
+    ) -> str:
+        """Poll one task instance until its state is in ``states`` (e.g. ``"deferred"``)."""
+        wanted = {states} if isinstance(states, str) else set(states)
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            self.check_alive()
+            state = self.task_instance(dag_id, run_id, task_id)["state"]
+            if state in wanted:
+                return str(state)
+            time.sleep(0.5)
+        raise AirflowStackError(f"{dag_id}/{run_id}/{task_id} is {state}, not {wanted}, after {timeout}s")
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """An XCom value as the REST API returns it (``GET .../xcomEntries/<key>``)."""
+        path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self.api("GET", path)["value"]
+
+    def event_log(self, dag_id: str, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
+        """Audit-log rows (``GET /eventLogs``) of a run, oldest first."""
+        params: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "order_by": "id", "limit": 100}
+        if task_id is not None:
+            params["task_id"] = task_id
+        return list(self.api("GET", "eventLogs", params=params)["event_logs"])
+
+    # -- evidence from Airflow's own records ---------------------------------------------------
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """A read-only query on the metadata DB (SQLite)."""
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        try:
+            conn.row_factory = sqlite3.Row
+            return [dict(row) for row in conn.execute(sql, params)]
+        finally:
+            conn.close()
+
+    def task_log_files(self, dag_id: str, run_id: str, task_id: str) -> list[Path]:
+        """Every log file of one task instance (worker attempts and ``.trigger.<job id>.log`` files)."""
+        folder = self.task_log_dir / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return sorted(folder.glob("attempt=*.log*")) if folder.is_dir() else []
+
+    def deferral_evidence(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        """What Airflow recorded about one task instance deferring and being resumed by a trigger.
+
+        Three independent records, all written by Airflow itself:
+
+        * the audit log (``GET /eventLogs``): the task's events for one try, e.g.
+          ``running, deferred, running, success`` — the worker deferred, then ran again;
+        * the worker's task log ``attempt=<n>.log``: ``Pausing task as DEFERRED`` from the first
+          run, and a second ``Pre Execute`` group from the resumed run;
+        * the trigger log ``attempt=<n>.log.trigger.<job id>.log``, written by the triggerer while
+          it ran the trigger: ``Trigger fired event`` / ``trigger completed``; ``<job id>`` is the
+          ``job`` row of the triggerer process (``GET /jobs``: ``job_type == "TriggererJob"``).
+
+        ``completed_by_triggerer`` is true when all three agree and the trigger fired between the
+        deferral and the resumption.
+        """
+        ti = self.task_instance(dag_id, run_id, task_id)
+        try_number = int(ti["try_number"])
+        events = [e for e in self.event_log(dag_id, run_id, task_id) if e.get("try_number") == try_number]
+        event_names = [str(e["event"]) for e in events]
+        deferred_at = resumed_at = None
+        for event in events:
+            if event["event"] == "deferred" and deferred_at is None:
+                deferred_at = str(event["when"])
+            elif event["event"] == "running" and deferred_at is not None and resumed_at is None:
+                resumed_at = str(event["when"])
+
+        files = [
+            f
+            for f in self.task_log_files(dag_id, run_id, task_id)
+            if f.name.startswith(f"attempt={try_number}.")
+        ]
+        worker_log = next((f for f in files if f.name == f"attempt={try_number}.log"), None)
+        worker_lines = _json_lines(worker_log) if worker_log else []
+        worker_events = [str(line.get("event", "")) for line in worker_lines]
+
+        triggerer_jobs = self.api("GET", "jobs", params={"job_type": "TriggererJob", "limit": 100})["jobs"]
+        jobs = {int(j["id"]): j for j in triggerer_jobs}
+        triggers: list[dict[str, Any]] = []
+        for path in files:
+            if ".trigger." not in path.name:
+                continue
+            job_id = int(path.name.rsplit(".trigger.", 1)[1].removesuffix(".log"))
+            lines = _json_lines(path)
+            fired = [line for line in lines if line.get("event") == "Trigger fired event"]
+            triggers.append(
+                {
+                    "log_file": str(path),
+                    "triggerer_job_id": job_id,
+                    "triggerer_job_type": (jobs.get(job_id) or {}).get("job_type"),
+                    "trigger_classes": sorted(
+                        {str(line["logger"]) for line in lines if "triggers" in str(line.get("logger", ""))}
+                    ),
+                    "fired_at": [str(line["timestamp"]) for line in fired],
+                    "events": [str(line.get("result")) for line in fired],
+                    "completed": any(line.get("event") == "trigger completed" for line in lines),
+                }
+            )
+
+        deferred = "deferred" in event_names and any(
+            e.startswith("Pausing task as DEFERRED") for e in worker_events
+        )
+        resumed = resumed_at is not None and worker_events.count("::group::Pre Execute") >= 2
+        fired_by_triggerer = [
+            t
+            for t in triggers
+            if t["triggerer_job_type"] == "TriggererJob" and t["fired_at"] and t["completed"]
+        ]
+        in_order = bool(
+            deferred_at
+            and resumed_at
+            and any(
+                _ts(deferred_at) <= _ts(fired) <= _ts(resumed_at)
+                for t in fired_by_triggerer
+                for fired in t["fired_at"]
+            )
+        )
+        return {
+            "state": ti["state"],
+            "try_number": try_number,
+            "events": event_names,
+            "deferred_at": deferred_at,
+            "resumed_at": resumed_at,
+            "deferred": deferred,
+            "resumed": resumed,
+            "worker_log": str(worker_log) if worker_log else None,
+            "triggers": triggers,
+            "completed_by_triggerer": bool(
+                deferred and resumed and fired_by_triggerer and in_order and ti["state"] == "success"
+            ),
+        }
+
+
+@contextlib.contextmanager
+def airflow_stack(
+    dags_folder: str | os.PathLike[str],
+    env_extra: Mapping[str, str] | None = None,
+    *,
+    startup_timeout: float = 90.0,
+    keep_home: bool | None = None,
+) -> Iterator[AirflowStack]:
+    """Start a throw-away Airflow deployment serving ``dags_folder``; stop it on exit.
+
+    ``env_extra`` is added last to every component's environment (connections as
+    ``AIRFLOW_CONN_*``, config overrides as ``AIRFLOW__SECTION__KEY``). The temporary
+    ``AIRFLOW_HOME`` is removed on a clean exit and kept (path printed) when the body raised, or
+    always when ``keep_home`` is true or ``XPORTCN_E2E_KEEP_HOME=1``.
+    """
+    if keep_home is None:
+        keep_home = os.environ.get("XPORTCN_E2E_KEEP_HOME") == "1"
+    home = Path(tempfile.mkdtemp(prefix="xportcn-e2e-airflow-"))
+    stack = AirflowStack(home, Path(dags_folder).resolve(), env_extra)
+    failed = True
+    try:
+        stack.start(timeout=startup_timeout)
+        yield stack
+        failed = False
+    except BaseException:
+        print(f"\n[airflow_stack] failure; component logs:\n{stack.log_tails()}", file=sys.stderr)
+        raise
+    finally:
+        stack.stop()
+        if failed or keep_home or stack.keep_home:
+            print(f"[airflow_stack] AIRFLOW_HOME kept at {home}", file=sys.stderr)
+        else:
+            shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,28 @@
+"""Smoke DAG for the e2e harness: one deferrable core sensor, then one ordinary task.
+
+``DateTimeSensorAsync`` always defers (to ``DateTimeTrigger``) and resumes on a worker in
+``execute_complete`` — the same defer → triggerer → resume path the provider's sensors take.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="e2e_smoke_deferrable", schedule=None, catchup=False, tags=["e2e"])
+def e2e_smoke_deferrable() -> None:
+    wait = DateTimeSensorAsync(
+        task_id="wait_deferred",
+        # rendered when the task starts, so the trigger always has a few seconds left to wait
+        target_time="{{ (macros.datetime.utcnow() + macros.timedelta(seconds=3)).isoformat() }}+00:00",
+    )
+
+    @task
+    def after_wait() -> str:
+        return "done"
+
+    wait >> after_wait()
+
+
+e2e_smoke_deferrable()
