@@ -1,0 +1,131 @@
+"""``XportcnApiOperator``: call any catalogue endpoint by name.
+
+For endpoints without a dedicated operator (product search, categories, Taobao search...) or
+fields the typed operators do not know yet. The endpoint name is checked against the catalogue
+before any call; the payload is sent as given (plus nothing else), and ``paginate=True`` walks a
+list endpoint page by page, guarded by ``max_items`` so a forgotten filter cannot pull a whole
+shop into XCom.
+
+Prefer the dedicated operators for calls that create something: they make retries safe, this
+operator cannot know how (it logs a warning for such endpoints).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from xportcn_provider.api.endpoints import CATALOGUE, ENDPOINT_NAMES
+from xportcn_provider.api.errors import XportcnValidationError
+from xportcn_provider.operators.base import (
+    XportcnBaseOperator,
+    optional_bool,
+    optional_mapping,
+    require_positive_int,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DEFAULT_MAX_ITEMS = 10_000
+MAX_PAGE_SIZE = 100
+
+
+class XportcnApiOperator(XportcnBaseOperator):
+    """Call one Xportcn endpoint by catalogue name; returns the envelope's ``data``.
+
+    :param endpoint: a catalogue name, e.g. ``"product_search"`` (templated).
+    :param payload: the JSON body (templated); for ``GET`` endpoints, the query parameters.
+    :param paginate: walk every page of a list endpoint and return the list of items.
+    :param page_size: items per page when paginating (1-100).
+    :param max_items: fail instead of collecting more than this many items (default 10 000).
+
+    XCom: return value = ``data`` (or the item list); key ``request_id`` = the last requestId.
+    """
+
+    template_fields: Sequence[str] = (*XportcnBaseOperator.template_fields, "endpoint", "payload")
+    template_fields_renderers = {"payload": "json", "extra": "json"}
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        payload: Mapping[str, Any] | str | None = None,
+        paginate: bool = False,
+        page_size: int = 50,
+        max_items: int = DEFAULT_MAX_ITEMS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.endpoint = endpoint
+        self.payload = payload
+        self.paginate = paginate
+        self.page_size = page_size
+        self.max_items = max_items
+
+    def build_request(self) -> dict[str, Any]:
+        if not isinstance(self.endpoint, str) or self.endpoint.strip() not in CATALOGUE:
+            raise XportcnValidationError(
+                f"endpoint: {self.endpoint!r} is not a catalogue endpoint name. "
+                f"Valid names: {', '.join(ENDPOINT_NAMES)}.",
+                parameter="endpoint",
+            )
+        endpoint = CATALOGUE[self.endpoint.strip()]
+        payload = optional_mapping(self.payload, "payload") or {}
+        extra = self.extra_body() or {}
+        clash = sorted(set(payload) & set(extra))
+        if clash:
+            raise XportcnValidationError(
+                f"extra: repeats {', '.join(clash)}, already in payload.", parameter="extra"
+            )
+        payload.update(extra)
+        for field in endpoint.required:
+            if payload.get(field) in (None, "", [], {}):
+                raise XportcnValidationError(
+                    f"payload: {endpoint.name} needs {field!r}.", parameter="payload", endpoint=endpoint.name
+                )
+        paginate = optional_bool(self.paginate, "paginate")
+        if paginate and not endpoint.paginated:
+            paginated = sorted(e.name for e in CATALOGUE.values() if e.paginated)
+            raise XportcnValidationError(
+                f"paginate: {endpoint.name} is not a list endpoint; paginated ones: {', '.join(paginated)}.",
+                parameter="paginate",
+            )
+        self._paginate = paginate
+        self._page_size = require_positive_int(self.page_size, "page_size")
+        if self._page_size > MAX_PAGE_SIZE:
+            raise XportcnValidationError(
+                f"page_size: must be at most {MAX_PAGE_SIZE}, got {self._page_size}.", parameter="page_size"
+            )
+        self._max_items = require_positive_int(self.max_items, "max_items")
+        return {"payload": payload, "endpoint": endpoint.name}
+
+    def perform(self, context: Context, request: dict[str, Any]) -> Any:
+        name, payload = request["endpoint"], request["payload"]
+        if not CATALOGUE[name].read_only:
+            self.log.warning(
+                "Xportcn %s changes state on the server and this generic operator cannot make it "
+                "retry-safe; prefer the dedicated operator or set retries=0.",
+                name,
+            )
+        if not self._paginate:
+            envelope = self.hook.call_envelope(name, payload)
+            self.push(context, request_id=envelope.request_id)
+            self.log_action(name, {k: v for k, v in payload.items() if k.endswith(("Id", "_id"))}, "ok")
+            return envelope.data
+        items: list[Any] = []
+        for item in self.hook.paginate(name, payload, page_size=self._page_size):
+            if len(items) >= self._max_items:
+                raise XportcnValidationError(
+                    f"max_items: {name} has more than {self._max_items} items; narrow the filters in "
+                    "payload or raise max_items.",
+                    parameter="max_items",
+                    endpoint=name,
+                )
+            items.append(item)
+        self.push(context, request_id=self.hook.last_request_id)
+        self.log_action(name, {"page_size": self._page_size}, f"{len(items)} item(s) over all pages")
+        return items
+
+
+__all__ = ["XportcnApiOperator"]

@@ -1,0 +1,288 @@
+"""International logistics (freight preview, booking) and the domestic waybill update.
+
+Booking the international leg is keyed by ``tmallOrderId``, the caller's own order id. The
+contract has no endpoint that reads a logistics order back, so the idempotency is:
+
+1. ``tmall_order_id`` defaults to an id derived from the task instance (stable across retries);
+2. ``task_state_store`` is read first: a try that got an answer left the logistics order id;
+3. otherwise the booking is sent again: the server answers an already-used ``tmallOrderId``
+   with the existing logistics order (``duplicate: true``), never a second one. That covers a
+   try whose answer was lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from xportcn_provider.api.errors import XportcnProtocolError, XportcnValidationError
+from xportcn_provider.links import XportcnLogisticsLink
+from xportcn_provider.operators.base import (
+    XportcnBaseOperator,
+    caller_id,
+    coerce_json,
+    derived_id,
+    optional_id,
+    optional_non_negative_int,
+    optional_str,
+    require_id,
+    require_items,
+    require_mapping,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+RECEIVER_KEYS = ("name", "country", "address")
+
+
+class XportcnFreightPreviewOperator(XportcnBaseOperator):
+    """Freight options for an international shipment; returns the preview.
+
+    :param receiver_address: ``{name, phone, address, city, state, zip, country, ...}`` (templated).
+    :param render_items: ``[{itemId, skuId, quantity, freightInfo}]`` (templated).
+
+    XCom: return value = ``{renderId, options: [...]}``; keys ``render_id`` and
+    ``cheapest_service_id`` (the option with the lowest price).
+    """
+
+    template_fields: Sequence[str] = (
+        *XportcnBaseOperator.template_fields,
+        "receiver_address",
+        "render_items",
+    )
+    template_fields_renderers = {"receiver_address": "json", "render_items": "json", "extra": "json"}
+
+    def __init__(
+        self,
+        *,
+        receiver_address: Mapping[str, Any] | str,
+        render_items: list[Mapping[str, Any]] | str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.receiver_address = receiver_address
+        self.render_items = render_items
+
+    def build_request(self) -> dict[str, Any]:
+        return {
+            "receiver_address": require_mapping(
+                self.receiver_address, "receiver_address", required_keys=RECEIVER_KEYS
+            ),
+            "render_items": require_items(self.render_items, "render_items", id_keys=("itemId",)),
+            "extra": self.extra_body(),
+        }
+
+    def perform(self, context: Context, request: dict[str, Any]) -> Any:
+        preview = self.hook.freight_preview(**request)
+        render_id = preview.get("renderId") if isinstance(preview, Mapping) else None
+        options = preview.get("options") if isinstance(preview, Mapping) else None
+        priced = [o for o in options or [] if isinstance(o, Mapping) and isinstance(o.get("price"), int)]
+        cheapest = min(priced, key=lambda o: o["price"]) if priced else None
+        self.push(
+            context,
+            render_id=render_id,
+            cheapest_service_id=cheapest.get("serviceId") if cheapest else None,
+        )
+        self.log_action(
+            "freight_preview",
+            {"render_id": render_id, "country": request["receiver_address"].get("country")},
+            f"{len(priced)} option(s)"
+            + (f", cheapest {cheapest.get('serviceId')} at {cheapest['price']} fen" if cheapest else ""),
+        )
+        return preview
+
+
+class XportcnCreateInternationalLogisticsOrderOperator(XportcnBaseOperator):
+    """Book the international leg once per ``tmall_order_id``; returns the logistics order id.
+
+    :param render_id: the ``renderId`` of a freight preview (templated).
+    :param receiver_address: as for the preview (templated).
+    :param line_items: ``[{itemId, skuId, quantity, title, imageUrl, freightInfo}]`` (templated).
+    :param tmall_order_id: your order id for this shipment, the idempotency key (templated).
+        Default: derived from dag id, task id, run id and map index.
+    :param remark: free text.
+
+    XCom: return value = ``logisticsOrderId``; keys ``logistics_order_id``, ``tmall_order_id``,
+    ``logistics_url``.
+    """
+
+    template_fields: Sequence[str] = (
+        *XportcnBaseOperator.template_fields,
+        "render_id",
+        "receiver_address",
+        "line_items",
+        "tmall_order_id",
+        "remark",
+    )
+    template_fields_renderers = {"receiver_address": "json", "line_items": "json", "extra": "json"}
+    operator_extra_links = (XportcnLogisticsLink(),)
+
+    def __init__(
+        self,
+        *,
+        render_id: str,
+        receiver_address: Mapping[str, Any] | str,
+        line_items: list[Mapping[str, Any]] | str,
+        tmall_order_id: str | None = None,
+        remark: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.render_id = render_id
+        self.receiver_address = receiver_address
+        self.line_items = line_items
+        self.tmall_order_id = tmall_order_id
+        self.remark = remark
+
+    def build_request(self) -> dict[str, Any]:
+        return {
+            "render_id": require_id(self.render_id, "render_id"),
+            "receiver_address": require_mapping(
+                self.receiver_address, "receiver_address", required_keys=RECEIVER_KEYS
+            ),
+            "line_items": require_items(self.line_items, "line_items", id_keys=("itemId",)),
+            "tmall_order_id": None
+            if self.tmall_order_id in (None, "")
+            else caller_id(self.tmall_order_id, "tmall_order_id"),
+            "remark": optional_str(self.remark, "remark", max_length=500),
+            "extra": self.extra_body(),
+        }
+
+    def perform(self, context: Context, request: dict[str, Any]) -> Any:
+        tmall_order_id = request["tmall_order_id"] or derived_id(context)
+        request["tmall_order_id"] = tmall_order_id
+        key = self.state_key("intl_logistics", tmall_order_id)
+        logistics_order_id = self.recall(context, key)
+        ids = {"tmall_order_id": tmall_order_id, "render_id": request["render_id"]}
+        if logistics_order_id:
+            self.log_action(
+                "intl_logistics_create",
+                {**ids, "logistics_order_id": logistics_order_id},
+                "reconnected to the booking of an earlier try (task_state_store)",
+                remote=False,
+            )
+        else:
+            data = self.hook.intl_logistics_create(**request)
+            logistics_order_id = data.get("logisticsOrderId") if isinstance(data, Mapping) else None
+            if not logistics_order_id:
+                raise XportcnProtocolError(
+                    f"intl_logistics_create answered without a logisticsOrderId: {data!r}",
+                    endpoint="intl_logistics_create",
+                    request_id=self.hook.last_request_id,
+                )
+            self.remember(context, key, str(logistics_order_id))
+            self.log_action(
+                "intl_logistics_create",
+                {**ids, "logistics_order_id": logistics_order_id},
+                "the server already had this tmallOrderId and returned the existing booking"
+                if data.get("duplicate")
+                else f"booked (status {data.get('status')})",
+            )
+        logistics_order_id = str(logistics_order_id)
+        self.push(
+            context,
+            logistics_order_id=logistics_order_id,
+            tmall_order_id=tmall_order_id,
+            logistics_url=self.console_url_of("logistics", logistics_order_id),
+        )
+        return logistics_order_id
+
+
+def _logistic_infos(value: Any) -> list[dict[str, Any]]:
+    """Check ``[{lineItem, logisticNumer, domesticLogisticInfo[{logisticNumer, ...}]}]``."""
+    infos = require_items(value, "logistic_infos", quantity_key=None)
+    for index, info in enumerate(infos):
+        where = f"logistic_infos[{index}]"
+        line = coerce_json(info.get("lineItem"), "logistic_infos")
+        if line is not None:
+            if not isinstance(line, Mapping):
+                raise XportcnValidationError(
+                    f"{where}.lineItem must be an object.", parameter="logistic_infos"
+                )
+            require_items([line], "logistic_infos", id_keys=("itemId",), quantity_required=False)
+        domestic = info.get("domesticLogisticInfo")
+        if domestic is None and not info.get("logisticNumer"):
+            raise XportcnValidationError(
+                f"{where} needs logisticNumer or domesticLogisticInfo (the seller's waybill).",
+                parameter="logistic_infos",
+            )
+        if domestic is not None:
+            waybills = require_items(
+                domestic, "logistic_infos", id_keys=("logisticNumer",), quantity_key=None
+            )
+            for waybill in waybills:
+                optional_str(waybill.get("logisticCompanyName"), "logistic_infos", max_length=200)
+                optional_non_negative_int(waybill.get("rtsTime"), "logistic_infos")
+    return infos
+
+
+class XportcnUpdateDomesticLogisticsOperator(XportcnBaseOperator):
+    """Record the seller's domestic waybill(s) on a logistics order; returns ``order_id``.
+
+    An update is idempotent on the server (sending the same waybills again changes nothing), so
+    a retry simply sends it again.
+
+    :param order_id: the order the waybills belong to (templated).
+    :param logistic_infos: ``[{lineItem{itemId, skuId, quantity, title, imageUrl}, logisticNumer,
+        domesticLogisticInfo[{logisticNumer, logisticCompanyName, rtsTime}]}]`` (templated).
+    :param tmall_order_id: your order id of the shipment (templated).
+
+    XCom: return value = ``order_id``; keys ``order_id``, ``tracking_numbers``.
+    """
+
+    template_fields: Sequence[str] = (
+        *XportcnBaseOperator.template_fields,
+        "order_id",
+        "logistic_infos",
+        "tmall_order_id",
+    )
+    template_fields_renderers = {"logistic_infos": "json", "extra": "json"}
+
+    def __init__(
+        self,
+        *,
+        order_id: str | int,
+        logistic_infos: list[Mapping[str, Any]] | str,
+        tmall_order_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.order_id = order_id
+        self.logistic_infos = logistic_infos
+        self.tmall_order_id = tmall_order_id
+
+    def build_request(self) -> dict[str, Any]:
+        return {
+            "order_id": require_id(self.order_id, "order_id"),
+            "logistic_infos": _logistic_infos(self.logistic_infos),
+            "tmall_order_id": optional_id(self.tmall_order_id, "tmall_order_id"),
+            "extra": self.extra_body(),
+        }
+
+    def perform(self, context: Context, request: dict[str, Any]) -> Any:
+        self.hook.domestic_logistics_update(**request)
+        numbers = sorted(
+            {
+                str(n)
+                for info in request["logistic_infos"]
+                for n in [info.get("logisticNumer")]
+                + [w.get("logisticNumer") for w in info.get("domesticLogisticInfo") or []]
+                if n
+            }
+        )
+        order_id = request["order_id"]
+        self.push(context, order_id=order_id, tracking_numbers=numbers)
+        self.log_action(
+            "domestic_logistics_update",
+            {"order_id": order_id, "tmall_order_id": request["tmall_order_id"]},
+            f"recorded waybill(s) {', '.join(numbers)}",
+        )
+        return order_id
+
+
+__all__ = [
+    "XportcnCreateInternationalLogisticsOrderOperator",
+    "XportcnFreightPreviewOperator",
+    "XportcnUpdateDomesticLogisticsOperator",
+]
