@@ -23,6 +23,25 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.hooks.xportcn"]}],
+        "operators": [
+            {
+                "integration-name": "Xportcn",
+                "python-modules": [
+                    "xportcn_provider.operators.orders",
+                    "xportcn_provider.operators.refunds",
+                    "xportcn_provider.operators.logistics",
+                    "xportcn_provider.operators.wms",
+                    "xportcn_provider.operators.basics",
+                    "xportcn_provider.operators.generic",
+                ],
+            }
+        ],
+        "extra-links": [
+            "xportcn_provider.links.XportcnOrderLink",
+            "xportcn_provider.links.XportcnRefundLink",
+            "xportcn_provider.links.XportcnLogisticsLink",
+            "xportcn_provider.links.XportcnPackageLink",
+        ],
         "sensors": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.sensors.status"]}],
         "triggers": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.triggers.status"]}],
         "connection-types": [
@@ -48,7 +67,7 @@ def get_provider_info() -> dict[str, Any]:
                     "user_id": {
                         "label": "User ID",
                         "description": "Xport user id (sub-account) sent in the user-id header. Required.",
-                        "schema": {"type": "string"},
+                        "schema": {"type": "bogus-type"},
                     },
                     "timeout": {
                         "label": "Timeout (s)",
