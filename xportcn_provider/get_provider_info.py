@@ -67,7 +67,7 @@ def get_provider_info() -> dict[str, Any]:
                     "user_id": {
                         "label": "User ID",
                         "description": "Xport user id (sub-account) sent in the user-id header. Required.",
-                        "schema": {"type": "bogus-type"},
+                        "schema": {"type": "string"},
                     },
                     "timeout": {
                         "label": "Timeout (s)",
