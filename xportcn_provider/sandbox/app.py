@@ -1,0 +1,282 @@
+"""The HTTP face of the sandbox: FastAPI routes for the catalogue, faults, and connection drops.
+
+One route per :data:`~xportcn_provider.api.endpoints.CATALOGUE` entry, at ``/api`` + its path
+with its method, so ``/openapi.json`` and ``/docs`` list exactly the provider's endpoints. The
+route logs the call, applies an injected fault if one is due, else hands the request to
+:meth:`Sandbox.dispatch` and answers its envelope (HTTP 200, like the real service).
+
+Dropping a connection without an answer is not something ASGI can express, so the outermost
+:class:`ConnectionControl` wrapper does it: a route marks the request, and when the response
+starts the wrapper aborts the server's transport instead of sending it. The client then sees
+the socket close with no response (``requests`` raises ``ConnectionError``), exactly like a
+crashed proxy; uvicorn sees a client disconnect and logs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from xportcn_provider import __version__
+from xportcn_provider.api.endpoints import CATALOGUE, Endpoint
+from xportcn_provider.api.envelope import make_envelope
+from xportcn_provider.api.errors import EnvelopeCode
+from xportcn_provider.api.signing import SIGNED_HEADER_NAMES
+from xportcn_provider.sandbox.control import control_router
+from xportcn_provider.sandbox.defaults import API_PREFIX, DEVELOP_ID
+from xportcn_provider.sandbox.engine import ApiRequest, Sandbox
+from xportcn_provider.sandbox.faults import Fault
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_SCOPE_KEY = "xportcn_sandbox.connection"
+_JSON = "application/json;charset=UTF-8"
+_HTML_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+DESCRIPTION = """
+A local simulator of the Xportcn KA open API (see the provider's README, section *Sandbox*).
+
+* Every catalogue endpoint is served under `/api` with the contract's envelope
+  `{requestId, code, developId, msg, data}` and signed-header authentication.
+* `/_sandbox/*` is the unsigned control API: reset, configure delays, seed, force states,
+  refund outcomes, fault injection, call log and statistics.
+"""
+
+
+class ConnectionControl:
+    """Outermost ASGI wrapper that can drop a connection instead of answering."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        flags = {"drop": False}
+        scope[_SCOPE_KEY] = flags
+
+        async def guarded_send(message: Message) -> None:
+            if not flags["drop"]:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await _abort_connection(send)
+
+        await self.app(scope, receive, guarded_send)
+
+
+async def _abort_connection(send: Send) -> None:
+    """Close the client's socket with no response at all.
+
+    uvicorn's ``send`` is a bound method of its request cycle, which holds the transport
+    (true for both its h11 and httptools protocols). After the abort we yield to the loop so the
+    protocol's ``connection_lost`` marks the cycle disconnected before the app returns; uvicorn
+    then neither logs an error nor tries to send a 500.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("xportcn sandbox: this ASGI server does not expose its transport; cannot drop")
+    transport.abort()
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def _drop(request: Request) -> Response:
+    request.scope[_SCOPE_KEY]["drop"] = True
+    return Response(status_code=200)
+
+
+def _json(envelope: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, status_code=status, media_type=_JSON, headers=headers)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def _fault_response(fault: Fault) -> tuple[Response, int | None, int | None, str | None]:
+    """The answer an injected fault gives instead of the endpoint: response, status, code, msg."""
+    kind, params = fault.kind, fault.params
+    if kind == "http_500":
+        msg = "Internal Server Error (sandbox injected)"
+        return _json(make_envelope(500, msg, develop_id=DEVELOP_ID), 500), 500, 500, msg
+    if kind == "http_502":
+        return Response("502 Bad Gateway", status_code=502, media_type="text/plain"), 502, None, None
+    if kind == "http_503":
+        msg = "Service Unavailable: server busy (sandbox injected)"
+        headers = (
+            {"Retry-After": _seconds(params["retry_after"])}
+            if params.get("retry_after") is not None
+            else None
+        )
+        envelope = make_envelope(EnvelopeCode.SERVER_BUSY, msg, develop_id=DEVELOP_ID)
+        return _json(envelope, 503, headers), 503, EnvelopeCode.SERVER_BUSY, msg
+    if kind == "http_429":
+        msg = "Too many requests, slow down (sandbox injected) (请求过于频繁)"
+        headers = {"Retry-After": _seconds(params["retry_after"])}
+        envelope = make_envelope(EnvelopeCode.RATE_LIMITED, msg, develop_id=DEVELOP_ID)
+        return _json(envelope, 429, headers), 429, EnvelopeCode.RATE_LIMITED, msg
+    if kind == "html":
+        return Response(_HTML_502, status_code=502, media_type="text/html"), 502, None, None
+    if kind == "truncated_json":
+        full = json.dumps(make_envelope(200, data={"note": "this body is cut short"}, develop_id=DEVELOP_ID))
+        return Response(full[: len(full) // 2], status_code=200, media_type=_JSON), 200, None, None
+    if kind == "envelope":
+        envelope = make_envelope(params["code"], params["msg"], develop_id=DEVELOP_ID)
+        return _json(envelope), 200, params["code"], params["msg"]
+    raise ValueError(f"fault {kind!r} is not answered by a response")  # pragma: no cover
+
+
+async def handle_call(sandbox: Sandbox, endpoint: Endpoint, request: Request) -> Response:
+    """Log, apply a due fault or dispatch, answer."""
+    client = (request.client.host, request.client.port) if request.client else None
+    fault = sandbox.faults.take(endpoint.name)
+    entry = sandbox.calls.start(
+        endpoint=endpoint.name,
+        method=request.method,
+        path=request.url.path,
+        client=client,
+        fault=fault.kind if fault else None,
+    )
+    body = await request.body()
+    if fault is not None and fault.kind not in ("timeout", "commit_then_drop"):
+        if fault.kind == "drop":
+            sandbox.calls.finish(entry, http_status=None, msg="connection dropped (sandbox injected)")
+            return _drop(request)
+        response, status, code, msg = _fault_response(fault)
+        sandbox.calls.finish(entry, http_status=status, code=code, msg=msg)
+        return response
+    if fault is not None and fault.kind == "timeout":
+        generation = sandbox.generation
+        await asyncio.sleep(float(fault.params["delay"]))
+        if sandbox.generation != generation:  # a reset happened: never touch the new store
+            return Response("sandbox was reset while this call waited", status_code=503)
+    call = ApiRequest(
+        endpoint=endpoint,
+        method=request.method,
+        headers=request.headers,
+        query=dict(request.query_params),
+        body=body,
+        base_url=str(request.base_url).rstrip("/"),
+    )
+    try:
+        envelope = sandbox.dispatch(call)
+    except Exception as exc:  # a sandbox bug: answer like a failing server, keep serving
+        envelope = sandbox.server_error(exc)
+        sandbox.calls.finish(entry, http_status=500, code=envelope["code"], msg=envelope["msg"])
+        return _json(envelope, 500)
+    if fault is not None and fault.kind == "commit_then_drop":
+        sandbox.calls.finish(
+            entry, http_status=None, msg=f"committed (code {envelope['code']}), then connection dropped"
+        )
+        return _drop(request)
+    sandbox.calls.finish(
+        entry, http_status=200, code=envelope["code"], msg=envelope["msg"], request_id=envelope["requestId"]
+    )
+    return _json(envelope)
+
+
+def _route(sandbox: Sandbox, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def route(request: Request) -> Response:
+        return await handle_call(sandbox, endpoint, request)
+
+    route.__name__ = endpoint.name
+    return route
+
+
+def _openapi_extra(endpoint: Endpoint) -> dict[str, Any]:
+    """Document the signed headers and the known body fields in ``/openapi.json``."""
+    parameters = [
+        {
+            "name": name,
+            "in": "header",
+            "required": name != "signature" or not endpoint.query_signed,
+            "schema": {"type": "string"},
+        }
+        for name in SIGNED_HEADER_NAMES
+    ]
+    if endpoint.query_signed:
+        parameters += [
+            {"name": "timestamp", "in": "query", "required": False, "schema": {"type": "string"}},
+            {"name": "sign", "in": "query", "required": False, "schema": {"type": "string"}},
+        ]
+    extra: dict[str, Any] = {"parameters": parameters}
+    if endpoint.method == "POST":
+        schema = {
+            "type": "object",
+            "properties": {name: {} for name in endpoint.fields},
+            "required": list(endpoint.required),
+        }
+        extra["requestBody"] = {
+            "required": bool(endpoint.required),
+            "content": {"application/json": {"schema": schema}},
+        }
+    return extra
+
+
+def _group(endpoint: Endpoint) -> str:
+    return endpoint.name.split("_", 1)[0]
+
+
+def build_fastapi(sandbox: Sandbox) -> FastAPI:
+    """The FastAPI application (routes only; wrap it with :class:`ConnectionControl` to serve)."""
+    app = FastAPI(title="Xportcn sandbox", version=__version__, description=DESCRIPTION)
+    app.state.sandbox = sandbox
+    for endpoint in CATALOGUE.values():
+        app.add_api_route(
+            API_PREFIX + endpoint.path,
+            _route(sandbox, endpoint),
+            methods=[endpoint.method],
+            name=endpoint.name,
+            summary=endpoint.name,
+            description=(
+                f"Catalogue endpoint `{endpoint.name}` (path confidence: {endpoint.confidence}). "
+                f"{endpoint.note}".strip()
+            ),
+            tags=[_group(endpoint)],
+            openapi_extra=_openapi_extra(endpoint),
+        )
+    app.include_router(control_router(sandbox))
+    known_paths = {API_PREFIX + e.path: e.method for e in CATALOGUE.values()}
+
+    async def unknown(request: Request) -> Response:
+        client = (request.client.host, request.client.port) if request.client else None
+        entry = sandbox.calls.start(
+            endpoint=None, method=request.method, path=request.url.path, client=client, fault=None
+        )
+        allowed = known_paths.get(request.url.path)
+        if allowed is not None:
+            sandbox.calls.finish(entry, http_status=405)
+            return JSONResponse(
+                {"detail": f"Method {request.method} not allowed; use {allowed}."},
+                status_code=405,
+                headers={"Allow": allowed},
+            )
+        sandbox.calls.finish(entry, http_status=404)
+        return JSONResponse({"detail": f"No Xportcn endpoint at {request.url.path}."}, status_code=404)
+
+    app.add_api_route(
+        API_PREFIX + "/{rest:path}",
+        unknown,
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    return app
+
+
+def create_app(sandbox: Sandbox | None = None) -> ConnectionControl:
+    """The ASGI application uvicorn serves (a default-credential sandbox when none is given)."""
+    return ConnectionControl(build_fastapi(sandbox or Sandbox()))

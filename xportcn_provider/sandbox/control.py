@@ -1,0 +1,178 @@
+"""The unsigned control API under ``/_sandbox/``: what tests and demos use to steer the sandbox.
+
+Every route is a thin translation to a :class:`~.engine.Sandbox` method; bad requests answer
+HTTP 400 (404 for an unknown record) with ``{"detail": "<what is wrong>"}``. These routes are
+not part of the Xportcn contract and are never signed; they are not logged in the call log.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, HTTPException
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from xportcn_provider.sandbox.config import ConfigError
+from xportcn_provider.sandbox.defaults import API_PREFIX, CONTROL_PREFIX
+from xportcn_provider.sandbox.engine import ControlError, Sandbox
+from xportcn_provider.sandbox.faults import ANY_ENDPOINT, FaultError, make_fault
+
+
+class SeedSpec(BaseModel):
+    count: int = Field(..., ge=1, le=100_000, description="how many orders to create")
+    status: str | None = Field(None, description="1688 order status to put them in (default waitbuyerpay)")
+    start: str | float | None = Field(None, description="createTime of the first (ISO-8601 or Unix s)")
+    step_seconds: float = Field(60.0, description="createTime spacing between consecutive orders")
+    out_order_prefix: str = "seed-"
+    offer_id: str = "610000000001"
+    quantity: int = Field(1, ge=1)
+    hold: bool = Field(True, description="keep a seeded status instead of running its life cycle")
+
+
+class ForceSpec(BaseModel):
+    resource: Literal["order", "refund", "package", "logistics", "taobao_order"]
+    id: str
+    status: str | int
+    hold: bool = Field(False, description="freeze the record in this status")
+    fields: dict[str, Any] = Field(default_factory=dict, description="fields laid over the served shape")
+
+
+class OutcomeSpec(BaseModel):
+    refund_id: str = Field(..., description="a refundId, or 'default' for every refund without its own")
+    outcome: str = Field(..., description="agree_refund | request_return | refuse (default also: auto)")
+
+
+class FaultSpec(BaseModel):
+    kind: str
+    endpoint: str = ANY_ENDPOINT
+    count: int = 1
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class AdvanceSpec(BaseModel):
+    seconds: float = Field(..., ge=0)
+
+
+def _fail(err: Exception) -> HTTPException:
+    status = err.status if isinstance(err, ControlError) else 400
+    return HTTPException(status_code=status, detail=str(err))
+
+
+def control_router(sandbox: Sandbox) -> APIRouter:
+    router = APIRouter(prefix=CONTROL_PREFIX, tags=["sandbox control"])
+
+    @router.get("/health")
+    def health() -> dict[str, Any]:
+        creds = sandbox.credentials
+        return {
+            "ok": True,
+            "access_key": creds.access_key,
+            "user_id": creds.user_id,
+            "api_prefix": API_PREFIX,
+        }
+
+    @router.post("/reset")
+    def reset() -> dict[str, Any]:
+        """Fresh store, default options and delays, no faults, empty call log."""
+        sandbox.reset()
+        return {"ok": True}
+
+    @router.get("/config")
+    def get_config() -> dict[str, Any]:
+        return sandbox.config()
+
+    @router.post("/config")
+    def configure(options: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        """Change delays/outcomes, e.g. ``{"all_delays": 0.05, "qc_outcome": "fail"}``."""
+        try:
+            return sandbox.configure(**options)
+        except ConfigError as err:
+            raise _fail(err) from None
+
+    @router.post("/advance")
+    def advance(spec: AdvanceSpec) -> dict[str, Any]:
+        """Move the life-cycle clock forward by ``seconds`` (signatures still use real time)."""
+        try:
+            return {"offset": sandbox.advance(spec.seconds)}
+        except ControlError as err:
+            raise _fail(err) from None
+
+    @router.post("/seed/orders")
+    def seed_orders(spec: SeedSpec) -> dict[str, Any]:
+        try:
+            ids = sandbox.seed_orders(**spec.model_dump())
+        except ControlError as err:
+            raise _fail(err) from None
+        return {"orderIds": ids}
+
+    @router.post("/force")
+    def force(spec: ForceSpec) -> dict[str, Any]:
+        try:
+            return sandbox.force(spec.resource, spec.id, spec.status, hold=spec.hold, **spec.fields)
+        except ControlError as err:
+            raise _fail(err) from None
+
+    @router.post("/refund-outcome")
+    def refund_outcome(spec: OutcomeSpec) -> dict[str, Any]:
+        try:
+            return sandbox.set_refund_outcome(spec.refund_id, spec.outcome)
+        except (ControlError, ConfigError) as err:
+            raise _fail(err) from None
+
+    @router.get("/faults")
+    def faults() -> list[dict[str, Any]]:
+        return sandbox.faults.pending()
+
+    @router.post("/faults")
+    def inject(spec: FaultSpec) -> list[dict[str, Any]]:
+        """Queue a fault for the next ``count`` calls to ``endpoint`` (a catalogue name or ``*``)."""
+        try:
+            sandbox.faults.add(make_fault(spec.kind, spec.endpoint, spec.count, **spec.params))
+        except FaultError as err:
+            raise _fail(err) from None
+        return sandbox.faults.pending()
+
+    @router.delete("/faults")
+    def clear_faults() -> dict[str, Any]:
+        sandbox.faults.clear()
+        return {"ok": True}
+
+    @router.get("/calls")
+    def calls(endpoint: str | None = None) -> list[dict[str, Any]]:
+        return sandbox.calls.entries(endpoint)
+
+    @router.delete("/calls")
+    def clear_calls() -> dict[str, Any]:
+        sandbox.calls.clear_calls()
+        return {"ok": True}
+
+    @router.get("/stats")
+    def stats() -> dict[str, int]:
+        return sandbox.calls.stats()
+
+    @router.get("/state")
+    def state() -> dict[str, int]:
+        return sandbox.state()
+
+    @router.get("/records/{resource}/{record_id}")
+    def record(resource: str, record_id: str) -> dict[str, Any]:
+        try:
+            return sandbox.get(resource, record_id)
+        except ControlError as err:
+            raise _fail(err) from None
+
+    @router.get("/voucher/{voucher_id}.jpg")
+    def voucher(voucher_id: str) -> Response:
+        data = sandbox.voucher(voucher_id)
+        if data is None:
+            raise HTTPException(status_code=404, detail=f"voucher {voucher_id} not found")
+        return Response(data, media_type="image/jpeg")
+
+    @router.get("/pay/{order_id}", response_class=HTMLResponse)
+    def pay_page(order_id: str) -> str:
+        """Where ``order_pay``'s ``payUrl`` points: the sandbox pays at once, so this only confirms."""
+        message = f"Order {order_id} is paid by the sandbox."
+        return f"<html><body><h1>Sandbox payment</h1><p>{message}</p></body></html>"
+
+    return router

@@ -1,0 +1,47 @@
+"""The ``xportcn_sandbox`` pytest fixtures, registered through the ``pytest11`` entry point.
+
+Installing the provider is enough for any project's tests to use them::
+
+    def test_my_dag_task(xportcn_default_conn):
+        xportcn_default_conn.control.inject("http_503", endpoint="order_create", count=2)
+        ...  # code under test that uses conn id "xportcn_default"
+
+One sandbox server is started per test session (a free port, a background thread) and stopped
+at the end; every test gets it reset: empty store, no faults, empty call log, default delays.
+The module imports only the sandbox (no Airflow), so loading the plugin costs little.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from xportcn_provider.sandbox.handle import SandboxHandle
+from xportcn_provider.sandbox.server import RunningSandbox, start_in_thread
+
+
+@pytest.fixture(scope="session")
+def xportcn_sandbox_server() -> Iterator[RunningSandbox]:
+    """The session's sandbox server (started on first use, stopped at session end)."""
+    running = start_in_thread("127.0.0.1", 0)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def xportcn_sandbox(xportcn_sandbox_server: RunningSandbox) -> SandboxHandle:
+    """A freshly reset sandbox: ``.url``, ``.conn_uri``, ``.conn_json``, ``.env()``, ``.control``."""
+    handle = xportcn_sandbox_server.handle
+    handle.control.reset()
+    return handle
+
+
+@pytest.fixture
+def xportcn_default_conn(xportcn_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
+    """``xportcn_sandbox`` with ``AIRFLOW_CONN_XPORTCN_DEFAULT`` pointing at it."""
+    for name, value in xportcn_sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    return xportcn_sandbox
