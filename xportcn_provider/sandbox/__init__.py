@@ -11,15 +11,44 @@ It imports only :mod:`xportcn_provider.api` (never the hook, never Airflow), so 
 provider's vocabulary without sharing the client code it is meant to test.
 """
 
-from xportcn_provider.sandbox.client import SandboxControl, SandboxControlError
-from xportcn_provider.sandbox.defaults import (
-    DEFAULT_ACCESS_KEY,
-    DEFAULT_ACCESS_SECRET,
-    DEFAULT_USER_ID,
-    SandboxCredentials,
-)
-from xportcn_provider.sandbox.handle import SandboxHandle
-from xportcn_provider.sandbox.server import RunningSandbox, start_in_thread
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xportcn_provider.sandbox.client import SandboxControl, SandboxControlError
+    from xportcn_provider.sandbox.defaults import (
+        DEFAULT_ACCESS_KEY,
+        DEFAULT_ACCESS_SECRET,
+        DEFAULT_USER_ID,
+        SandboxCredentials,
+    )
+    from xportcn_provider.sandbox.handle import SandboxHandle
+    from xportcn_provider.sandbox.server import RunningSandbox, start_in_thread
+
+# Exports are loaded on first use: the pytest plugin imports this package in every test session
+# of every project that has the provider installed, and FastAPI/uvicorn should only be imported
+# when a sandbox is actually started.
+_EXPORTS = {
+    "DEFAULT_ACCESS_KEY": "defaults",
+    "DEFAULT_ACCESS_SECRET": "defaults",
+    "DEFAULT_USER_ID": "defaults",
+    "SandboxCredentials": "defaults",
+    "SandboxControl": "client",
+    "SandboxControlError": "client",
+    "SandboxHandle": "handle",
+    "RunningSandbox": "server",
+    "start_in_thread": "server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_ACCESS_KEY",

@@ -8,22 +8,28 @@ Installing the provider is enough for any project's tests to use them::
 
 One sandbox server is started per test session (a free port, a background thread) and stopped
 at the end; every test gets it reset: empty store, no faults, empty call log, default delays.
-The module imports only the sandbox (no Airflow), so loading the plugin costs little.
+The plugin imports no Airflow and loads FastAPI/uvicorn only when a test asks for a sandbox, so
+having the provider installed costs other test sessions almost nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from xportcn_provider.sandbox.handle import SandboxHandle
-from xportcn_provider.sandbox.server import RunningSandbox, start_in_thread
+
+if TYPE_CHECKING:
+    from xportcn_provider.sandbox.server import RunningSandbox
 
 
 @pytest.fixture(scope="session")
 def xportcn_sandbox_server() -> Iterator[RunningSandbox]:
     """The session's sandbox server (started on first use, stopped at session end)."""
+    from xportcn_provider.sandbox.server import start_in_thread  # FastAPI/uvicorn only when used
+
     running = start_in_thread("127.0.0.1", 0)
     try:
         yield running
