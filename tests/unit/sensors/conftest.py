@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .._support import ACCESS_KEY, BASE_URL, USER_ID, fresh_secret
+from ._helpers import ACCESS_KEY, BASE_URL, USER_ID, fresh_secret
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from xportcn_provider.sensors.status import (
 from xportcn_provider.triggers.status import XportcnStatusTrigger
 from xportcn_provider.waiting import XportcnWaitError, XportcnWaitFailure, XportcnWaitTimeout
 
-from .._support import BASE_URL, envelope
+from ._helpers import BASE_URL, envelope
 
 REFUND_URL = BASE_URL + "/alibaba/ka/refund/detail"
 ORDER_URL = BASE_URL + "/alibaba/ka/order/detail"

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from .._support import ACCESS_KEY, BASE_URL, USER_ID, fresh_secret
-from ._fake import FakeXportcn
+from ._fake import ACCESS_KEY, BASE_URL, USER_ID, FakeXportcn, fresh_secret
 
 
 @pytest.fixture

@@ -16,8 +16,16 @@ from xportcn_provider.hooks import async_client
 from xportcn_provider.triggers import status as trigger_module
 from xportcn_provider.triggers.status import XportcnStatusTrigger
 
-from .._support import ACCESS_KEY, USER_ID, envelope, lower_headers, md5_signature
-from ._fake import FakeXportcn, error_reply, status
+from ._fake import (
+    ACCESS_KEY,
+    USER_ID,
+    FakeXportcn,
+    envelope,
+    error_reply,
+    lower_headers,
+    md5_signature,
+    status,
+)
 
 CLASSPATH = "xportcn_provider.triggers.status.XportcnStatusTrigger"
 
