@@ -86,11 +86,17 @@ def _number(extra: Mapping[str, Any], key: str, default: float, cast: type) -> A
     raw = _extra_value(extra, key)
     if raw is None:
         return default
+    kind = "a whole number" if cast is int else "a number"
     try:
-        value = cast(raw)
+        if isinstance(raw, bool):
+            raise TypeError  # JSON true/false is not a count or a duration
+        # int("2.5") fails but int(2.5) would silently truncate: whole numbers only.
+        if cast is int and isinstance(raw, float) and not raw.is_integer():
+            raise ValueError
+        value = cast(raw.strip() if isinstance(raw, str) else raw)
     except (TypeError, ValueError):
         raise XportcnValidationError(
-            f"Connection extra {key!r} must be a number, got {raw!r}.", parameter=key
+            f"Connection extra {key!r} must be {kind}, got {raw!r}.", parameter=key
         ) from None
     return value
 

@@ -9,6 +9,7 @@ the same by construction.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import random
@@ -399,11 +400,21 @@ class AsyncXportcnClient:
         resolve(name, self.settings.endpoint_overrides)
         if not retry:
             return await self._attempt(name, payload, params)
-        kwargs = retry_kwargs(self.settings, name, self.log, self.sleep)
+        kwargs = retry_kwargs(
+            self.settings, name, self.log, self._async_sleep if self.sleep is not None else None
+        )
         async for attempt in tenacity.AsyncRetrying(**kwargs):
             with attempt:
                 return await self._attempt(name, payload, params)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _async_sleep(self, seconds: float) -> None:
+        # tenacity awaits whatever ``sleep`` returns: accept a plain function as well as a coroutine
+        # function, like the sync client does.
+        assert self.sleep is not None
+        result = self.sleep(seconds)
+        if inspect.isawaitable(result):
+            await result
 
     async def call(
         self,

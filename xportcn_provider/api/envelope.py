@@ -65,7 +65,7 @@ def parse_envelope(body: bytes | str, *, endpoint: str | None, http_status: int 
             endpoint=endpoint,
             http_status=http_status,
         ) from None
-    if not isinstance(doc, dict) or "code" not in doc:
+    if not isinstance(doc, dict) or doc.get("code") is None:
         raise XportcnProtocolError(
             f"Xportcn {endpoint or 'call'} answered JSON without an envelope 'code': {excerpt(body)!r}",
             endpoint=endpoint,
@@ -102,6 +102,7 @@ def interpret_response(
                 code=envelope.code,
                 msg=envelope.msg,
                 request_id=envelope.request_id,
+                retry_after=retry_after,
             )
         return envelope
     # Non-2xx: keep the server's envelope details when it sent one, but the HTTP status decides
@@ -112,22 +113,22 @@ def interpret_response(
     except XportcnProtocolError:
         failure = None
     if failure is None or http_status >= 500 or http_status in (408, 429):
-        err = error_from_http_status(
+        raise error_from_http_status(
             endpoint=endpoint,
             http_status=http_status,
             body_excerpt="" if failure else excerpt(body),
             retry_after=retry_after,
             request_id=failure.request_id if failure else None,
+            code=failure.code if failure else None,
+            msg=failure.msg if failure else None,
         )
-        if failure is not None:
-            err.code, err.msg = failure.code, failure.msg
-        raise err
     raise error_from_envelope(
         endpoint=endpoint,
         http_status=http_status,
         code=failure.code,
         msg=failure.msg,
         request_id=failure.request_id,
+        retry_after=retry_after,
     )
 
 

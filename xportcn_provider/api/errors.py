@@ -110,8 +110,9 @@ class XportcnError(Exception):
 
 def _rebuild(cls: type[XportcnError], message: str, state: dict[str, object]) -> XportcnError:
     err = cls.__new__(cls)
-    Exception.__init__(err, message)
     err.__dict__.update(state)
+    # ``args`` (and so ``repr``) must read the same on both sides of the process boundary.
+    Exception.__init__(err, err.__str__())
     return err
 
 
@@ -188,8 +189,11 @@ def classify_envelope(code: int | str | None, msg: str | None) -> ErrorKind:
         numeric = int(code) if code is not None else None
     except (TypeError, ValueError):
         numeric = None
-    if numeric is not None and numeric in ENVELOPE_CODE_KINDS:
-        return ENVELOPE_CODE_KINDS[numeric]
+    known = ENVELOPE_CODE_KINDS.get(numeric) if numeric is not None else None
+    if known is not None and known != "business":
+        return known
+    # An unknown code, or the generic "invalid parameter" one: the real service's code table is
+    # not published, so a message about the signature, timestamp or access key decides.
     text = (msg or "").lower()
     if any(word in text for word in _CLOCK_WORDS):
         return "clock"
@@ -207,8 +211,13 @@ def error_from_envelope(
     code: int | str | None,
     msg: str | None,
     request_id: str | None,
+    retry_after: str | None = None,
 ) -> XportcnError:
-    """The typed error for an envelope whose ``code`` is not success."""
+    """The typed error for an envelope whose ``code`` is not success.
+
+    ``retry_after`` is the answer's ``Retry-After`` header: a rate-limit or busy envelope honours it
+    like an HTTP 429/503 would.
+    """
     kind = classify_envelope(code, msg)
     cls = _KIND_CLASSES[kind]
     text = f"Xportcn {endpoint or 'call'} failed: {msg or 'no message'}."
@@ -216,7 +225,7 @@ def error_from_envelope(
         text = f"{text} {AUTH_HINT}"
     elif kind == "clock":
         text = f"{text} {CLOCK_HINT}"
-    return cls(text, endpoint=endpoint, http_status=http_status, code=code, msg=msg, request_id=request_id)
+    return _make(cls, text, endpoint, http_status, code, msg, request_id, retry_after)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -237,43 +246,56 @@ def error_from_http_status(
     body_excerpt: str = "",
     retry_after: str | None = None,
     request_id: str | None = None,
+    code: int | str | None = None,
+    msg: str | None = None,
 ) -> XportcnError:
-    """The typed error for a non-2xx HTTP answer whose body is not a failure envelope."""
+    """The typed error for a non-2xx HTTP answer; ``code``/``msg`` come from an envelope if any."""
+    where = endpoint or "call"
     excerpt = f" Body starts with: {body_excerpt!r}" if body_excerpt else ""
+    cls: type[XportcnError]
     if http_status == 429:
-        return XportcnRateLimitError(
-            f"Xportcn {endpoint or 'call'} was rate limited (HTTP 429).{excerpt}",
+        cls, text = XportcnRateLimitError, f"Xportcn {where} was rate limited (HTTP 429).{excerpt}"
+    elif http_status >= 500 or http_status == 408:
+        cls, text = (
+            XportcnTransientError,
+            f"Xportcn {where} hit a server error (HTTP {http_status}).{excerpt}",
+        )
+    elif http_status in (401, 403):
+        cls, text = (
+            XportcnAuthError,
+            f"Xportcn {where} was refused (HTTP {http_status}). {AUTH_HINT}{excerpt}",
+        )
+    elif http_status == 404:
+        cls, text = (
+            XportcnNotFoundError,
+            f"Xportcn {where}: path not found (HTTP 404). If this endpoint's path is inferred, set the "
+            f"right one in the connection's extra.endpoint_overrides.{excerpt}",
+        )
+    else:
+        cls = XportcnProtocolError
+        text = f"Xportcn {where} answered HTTP {http_status} without an Xportcn envelope.{excerpt}"
+    return _make(cls, text, endpoint, http_status, code, msg, request_id, retry_after)
+
+
+def _make(
+    cls: type[XportcnError],
+    text: str,
+    endpoint: str | None,
+    http_status: int | None,
+    code: int | str | None,
+    msg: str | None,
+    request_id: str | None,
+    retry_after: str | None,
+) -> XportcnError:
+    """Build ``cls``; the retryable classes also carry the server's ``Retry-After`` hint."""
+    if issubclass(cls, XportcnRateLimitError | XportcnTransientError):
+        return cls(
+            text,
             retry_after=parse_retry_after(retry_after),
             endpoint=endpoint,
             http_status=http_status,
+            code=code,
+            msg=msg,
             request_id=request_id,
         )
-    if http_status >= 500 or http_status == 408:
-        return XportcnTransientError(
-            f"Xportcn {endpoint or 'call'} hit a server error (HTTP {http_status}).{excerpt}",
-            retry_after=parse_retry_after(retry_after),
-            endpoint=endpoint,
-            http_status=http_status,
-            request_id=request_id,
-        )
-    if http_status in (401, 403):
-        return XportcnAuthError(
-            f"Xportcn {endpoint or 'call'} was refused (HTTP {http_status}). {AUTH_HINT}{excerpt}",
-            endpoint=endpoint,
-            http_status=http_status,
-            request_id=request_id,
-        )
-    if http_status == 404:
-        return XportcnNotFoundError(
-            f"Xportcn {endpoint or 'call'}: path not found (HTTP 404). If this endpoint's path is "
-            f"inferred, set the right one in the connection's extra.endpoint_overrides.{excerpt}",
-            endpoint=endpoint,
-            http_status=http_status,
-            request_id=request_id,
-        )
-    return XportcnProtocolError(
-        f"Xportcn {endpoint or 'call'} answered HTTP {http_status} without an Xportcn envelope.{excerpt}",
-        endpoint=endpoint,
-        http_status=http_status,
-        request_id=request_id,
-    )
+    return cls(text, endpoint=endpoint, http_status=http_status, code=code, msg=msg, request_id=request_id)

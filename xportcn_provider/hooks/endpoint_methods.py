@@ -17,7 +17,13 @@ Json = Any
 Extra = Mapping[str, Any] | None
 
 
+#: Body fields built from a keyword argument of another name (the error must name the keyword).
+_KWARG_FOR_FIELD = {"tmallOrderInfo": "tmall_order_id"}
+
+
 def _snake(field: str) -> str:
+    if field in _KWARG_FOR_FIELD:
+        return _KWARG_FOR_FIELD[field]
     out = []
     for ch in field:
         if ch.isupper():

@@ -14,7 +14,7 @@ from airflow.sdk.log import amask_secret, mask_secret
 from xportcn_provider.api.client import AsyncXportcnClient, XportcnClient
 from xportcn_provider.api.endpoints import resolve
 from xportcn_provider.api.envelope import Envelope
-from xportcn_provider.api.errors import XportcnAuthError, XportcnError
+from xportcn_provider.api.errors import XportcnAuthError, XportcnError, XportcnValidationError
 from xportcn_provider.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
@@ -155,10 +155,15 @@ class XportcnHook(XportcnEndpointMethods, BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap signed read (``address_list``), with a message that says what to check."""
+        # Never raises: the UI/API/CLI (and, on Airflow 3.3, workers) show the message as is.
         try:
             self.client.call("address_list", {})
+        except XportcnValidationError as err:
+            return False, f"The connection is not usable: {err}"
         except XportcnAuthError as err:
             return False, str(err)
         except XportcnError as err:
             return False, f"Xportcn answered but the test call failed: {err}"
+        except Exception as err:
+            return False, f"Could not test the Xportcn connection {self.xportcn_conn_id!r}: {err}"
         return True, f"Connection to {self.config.settings.base_url} works (signed call accepted)."
