@@ -23,7 +23,6 @@ from xportcn_provider.operators.base import (
     coerce_json,
     derived_id,
     optional_id,
-    optional_non_negative_int,
     optional_str,
     require_id,
     require_items,
@@ -190,7 +189,7 @@ class XportcnCreateInternationalLogisticsOrderOperator(XportcnBaseOperator):
 
 
 def _logistic_infos(value: Any) -> list[dict[str, Any]]:
-    """Check ``[{lineItem, logisticNumer, domesticLogisticInfo[{logisticNumer, ...}]}]``."""
+    """Check ``[{lineItem, domesticLogisticInfo[{logisticNumer, logisticCompanyName, rtsTime}]}]``."""
     infos = require_items(value, "logistic_infos", quantity_key=None)
     for index, info in enumerate(infos):
         where = f"logistic_infos[{index}]"
@@ -201,19 +200,28 @@ def _logistic_infos(value: Any) -> list[dict[str, Any]]:
                     f"{where}.lineItem must be an object.", parameter="logistic_infos"
                 )
             require_items([line], "logistic_infos", id_keys=("itemId",), quantity_required=False)
-        domestic = info.get("domesticLogisticInfo")
-        if domestic is None and not info.get("logisticNumer"):
+        legs = info.get("domesticLogisticInfo")
+        if not isinstance(legs, list) or not legs:
             raise XportcnValidationError(
-                f"{where} needs logisticNumer or domesticLogisticInfo (the seller's waybill).",
+                f"{where}.domesticLogisticInfo must be a non-empty list of the seller's waybills "
+                "({logisticNumer, logisticCompanyName, rtsTime}).",
                 parameter="logistic_infos",
             )
-        if domestic is not None:
-            waybills = require_items(
-                domestic, "logistic_infos", id_keys=("logisticNumer",), quantity_key=None
-            )
-            for waybill in waybills:
-                optional_str(waybill.get("logisticCompanyName"), "logistic_infos", max_length=200)
-                optional_non_negative_int(waybill.get("rtsTime"), "logistic_infos")
+        for leg_index, leg in enumerate(legs):
+            leg_where = f"{where}.domesticLogisticInfo[{leg_index}]"
+            if not isinstance(leg, Mapping):
+                raise XportcnValidationError(f"{leg_where} must be an object.", parameter="logistic_infos")
+            for key in ("logisticNumer", "logisticCompanyName"):
+                if not isinstance(leg.get(key), str) or not leg[key].strip():
+                    raise XportcnValidationError(
+                        f"{leg_where}.{key} is required (a non-empty string).", parameter="logistic_infos"
+                    )
+            rts = leg.get("rtsTime")
+            if rts is not None and (isinstance(rts, bool) or not isinstance(rts, int) or rts <= 0):
+                raise XportcnValidationError(
+                    f"{leg_where}.rtsTime must be Unix seconds (a whole number > 0), got {rts!r}.",
+                    parameter="logistic_infos",
+                )
     return infos
 
 

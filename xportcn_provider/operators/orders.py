@@ -49,10 +49,20 @@ class XportcnOrderOverBudgetError(XportcnValidationError):
     """The preview total is above ``max_total_fen``: nothing was bought."""
 
 
+def _order_address(value: Any) -> dict[str, Any]:
+    address = require_mapping(value, "address_param", required_keys=ORDER_ADDRESS_KEYS)
+    if not (address.get("mobile") or address.get("phone")):
+        raise XportcnValidationError(
+            "address_param: needs 'mobile' or 'phone' (the seller's courier calls it).",
+            parameter="address_param",
+        )
+    return address
+
+
 def _order_request(op: Any) -> dict[str, Any]:
     """The checked fields shared by preview and create (1688 ``order_preview``/``order_create``)."""
     return {
-        "address_param": require_mapping(op.address_param, "address_param", required_keys=ORDER_ADDRESS_KEYS),
+        "address_param": _order_address(op.address_param),
         "cargo_param_list": require_items(op.cargo_param_list, "cargo_param_list", id_keys=("offerId",)),
         "flow": optional_str(op.flow, "flow", max_length=64),
         "ali_id": optional_id(op.ali_id, "ali_id"),

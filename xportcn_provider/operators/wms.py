@@ -21,7 +21,6 @@ from xportcn_provider.links import XportcnPackageLink
 from xportcn_provider.operators.base import (
     XportcnBaseOperator,
     caller_id,
-    optional_choice,
     optional_id,
     optional_mapping,
     optional_positive_number,
@@ -34,8 +33,8 @@ from xportcn_provider.operators.base import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-#: ``quality_inspection_info.status`` values: the inspection passed or failed.
-QC_RESULTS = ("passed", "failed")
+#: ``quality_inspection_info.status`` words (any case): the inspection passed or failed.
+QC_RESULTS = ("passed", "failed", "pass", "fail", "qc_passed", "qc_failed")
 
 
 def _package_items(value: Any) -> list[dict[str, Any]] | None:
@@ -209,7 +208,12 @@ def _inspection(value: Any) -> dict[str, Any] | None:
     info = optional_mapping(value, "quality_inspection_info")
     if info is None:
         return None
-    optional_choice(info.get("status"), "quality_inspection_info", QC_RESULTS)
+    status = info.get("status")
+    if status is not None and (not isinstance(status, str) or status.strip().lower() not in QC_RESULTS):
+        raise XportcnValidationError(
+            f"quality_inspection_info: status must be PASSED or FAILED, got {status!r}.",
+            parameter="quality_inspection_info",
+        )
     for key in ("weight", "length", "width", "height"):
         try:
             optional_positive_number(info.get(key), key)
@@ -219,11 +223,6 @@ def _inspection(value: Any) -> dict[str, Any] | None:
             ) from None
     optional_str(info.get("failed_remark"), "quality_inspection_info")
     optional_str_list(info.get("images"), "quality_inspection_info")
-    if info.get("status") == "failed" and not info.get("failed_remark"):
-        raise XportcnValidationError(
-            "quality_inspection_info: a failed inspection needs failed_remark.",
-            parameter="quality_inspection_info",
-        )
     return info
 
 
