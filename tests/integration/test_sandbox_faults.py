@@ -1,0 +1,250 @@
+"""Fault injection, and the provider's retry behaviour proved with it and the sandbox call log.
+
+The client under test uses tiny backoffs (see ``make_client``), so a test that retries five
+times still takes milliseconds; what a test asserts is what the *server* saw.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from xportcn_provider.api.client import AsyncXportcnClient, ClientSettings, Credentials
+from xportcn_provider.api.errors import (
+    EnvelopeCode,
+    XportcnBusinessError,
+    XportcnConflictError,
+    XportcnProtocolError,
+    XportcnRateLimitError,
+    XportcnTimeoutError,
+    XportcnTransientError,
+)
+from xportcn_provider.sandbox import SandboxControlError, SandboxHandle
+
+from .conftest import make_client
+
+ORDER = {
+    "outOrderId": "fault-order-1",
+    "addressParam": {"fullName": "Li Lei", "mobile": "13800000000", "address": "文一西路 1 号"},
+    "cargoParamList": [{"offerId": "610000000123", "quantity": 1}],
+}
+
+
+def statuses(calls: list[dict[str, Any]]) -> list[Any]:
+    return [(c["fault"], c["http_status"], c["code"]) for c in calls]
+
+
+def test_two_503_then_success_is_three_calls(xportcn_sandbox: SandboxHandle) -> None:
+    xportcn_sandbox.control.inject("http_503", endpoint="order_list", count=2)
+    data = make_client(xportcn_sandbox).call("order_list", {"pageNo": 1, "pageSize": 10})
+    assert data["total"] == 0
+    assert statuses(xportcn_sandbox.control.calls("order_list")) == [
+        ("http_503", 503, EnvelopeCode.SERVER_BUSY),
+        ("http_503", 503, EnvelopeCode.SERVER_BUSY),
+        (None, 200, 200),
+    ]
+    assert xportcn_sandbox.control.faults() == []
+
+
+def test_429_retry_after_is_honoured(xportcn_sandbox: SandboxHandle) -> None:
+    xportcn_sandbox.control.inject("http_429", endpoint="address_list", retry_after=0.4)
+    client = make_client(xportcn_sandbox)  # backoff_max 0.05 s: only Retry-After can explain 0.4 s
+    client.call("address_list", {})
+    first, second = xportcn_sandbox.control.calls("address_list")
+    assert (first["http_status"], first["fault"], second["http_status"]) == (429, "http_429", 200)
+    assert second["unix_time"] - first["unix_time"] >= 0.4
+
+
+def test_429_without_retries_raises_rate_limit_error(xportcn_sandbox: SandboxHandle) -> None:
+    xportcn_sandbox.control.inject("http_429", retry_after=7)
+    with pytest.raises(XportcnRateLimitError) as caught:
+        make_client(xportcn_sandbox, max_retries=0).call("address_list", {})
+    assert caught.value.retry_after == 7
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        (EnvelopeCode.INVALID_PARAMETER, XportcnBusinessError),
+        (EnvelopeCode.STATE_CONFLICT, XportcnConflictError),
+    ],
+)
+def test_envelope_business_error_is_not_retried(
+    xportcn_sandbox: SandboxHandle, code: int, error: type[Exception]
+) -> None:
+    xportcn_sandbox.control.inject(
+        "envelope", endpoint="order_create", code=code, msg="库存不足 out of stock"
+    )
+    with pytest.raises(error) as caught:
+        make_client(xportcn_sandbox).call("order_create", ORDER)
+    assert "out of stock" in str(caught.value)
+    assert statuses(xportcn_sandbox.control.calls()) == [("envelope", 200, code)]
+    assert xportcn_sandbox.control.state()["orders"] == 0  # the fault answered instead of the endpoint
+
+
+@pytest.mark.parametrize("kind", ["http_500", "http_502", "http_503", "html", "drop", "timeout"])
+def test_transient_faults_are_retried(xportcn_sandbox: SandboxHandle, kind: str) -> None:
+    params = {"delay": 0.5} if kind == "timeout" else {}
+    xportcn_sandbox.control.inject(kind, endpoint="address_list", **params)
+    client = make_client(xportcn_sandbox, timeout=0.2)
+    assert client.call("address_list", {})
+    calls = xportcn_sandbox.control.calls("address_list")
+    assert [c["fault"] for c in calls] == [kind, None]
+    assert calls[-1]["http_status"] == 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "words"),
+    [
+        ("http_500", XportcnTransientError, "HTTP 500"),
+        ("http_502", XportcnTransientError, "HTTP 502"),
+        ("html", XportcnTransientError, "<html>"),
+        ("drop", XportcnTransientError, "connection failed or dropped"),
+        ("truncated_json", XportcnProtocolError, "not JSON"),
+    ],
+)
+def test_fault_without_retries_raises(
+    xportcn_sandbox: SandboxHandle, kind: str, error: type[Exception], words: str
+) -> None:
+    xportcn_sandbox.control.inject(kind)
+    with pytest.raises(error) as caught:
+        make_client(xportcn_sandbox, max_retries=0).call("address_list", {})
+    assert type(caught.value) is error
+    assert words in str(caught.value)
+
+
+def test_protocol_error_is_not_retried(xportcn_sandbox: SandboxHandle) -> None:
+    xportcn_sandbox.control.inject("truncated_json", endpoint="address_list", count=3)
+    with pytest.raises(XportcnProtocolError):
+        make_client(xportcn_sandbox).call("address_list", {})
+    assert len(xportcn_sandbox.control.calls()) == 1
+
+
+def test_timeout_fault_raises_timeout_error(xportcn_sandbox: SandboxHandle) -> None:
+    xportcn_sandbox.control.inject("timeout", endpoint="address_list", delay=0.5)
+    started = time.monotonic()
+    with pytest.raises(XportcnTimeoutError):
+        make_client(xportcn_sandbox, timeout=0.2, max_retries=0).call("address_list", {})
+    assert time.monotonic() - started < 0.45
+
+
+def test_drop_is_a_connection_error_for_plain_requests(xportcn_sandbox: SandboxHandle) -> None:
+    xportcn_sandbox.control.inject("drop")
+    with pytest.raises((requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        requests.post(xportcn_sandbox.url + "/open/address/list", json={}, timeout=5)
+    [call] = xportcn_sandbox.control.calls()
+    assert (call["fault"], call["http_status"], call["code"]) == ("drop", None, None)
+
+
+def test_commit_then_drop_creates_exactly_one_order(xportcn_sandbox: SandboxHandle) -> None:
+    """The lost-response case: the write happened, the client never heard back."""
+    control = xportcn_sandbox.control
+    control.inject("commit_then_drop", endpoint="order_create")
+    client = make_client(xportcn_sandbox, max_retries=0)
+    with pytest.raises(XportcnTransientError):
+        client.call("order_create", ORDER)
+    assert control.state()["orders"] == 1
+    # Retrying with the same outOrderId (what the operator does) finds the order instead.
+    again = client.call("order_create", ORDER)
+    assert again["duplicate"] is True
+    assert control.state()["orders"] == 1
+    assert [c["fault"] for c in control.calls("order_create")] == ["commit_then_drop", None]
+
+
+def test_commit_then_drop_with_retries_answers_the_existing_order(xportcn_sandbox: SandboxHandle) -> None:
+    xportcn_sandbox.control.inject("commit_then_drop", endpoint="order_create")
+    answer = make_client(xportcn_sandbox).call("order_create", ORDER)
+    assert answer["duplicate"] is True and answer["outOrderId"] == ORDER["outOrderId"]
+    assert xportcn_sandbox.control.state()["orders"] == 1
+
+
+def test_late_answer_of_a_timeout_does_not_duplicate(xportcn_sandbox: SandboxHandle) -> None:
+    """A slow server commits after the client gave up and retried: still one order."""
+    xportcn_sandbox.control.inject("timeout", endpoint="order_create", delay=0.4)
+    answer = make_client(xportcn_sandbox, timeout=0.2).call("order_create", ORDER)
+    assert answer["duplicate"] is False
+    time.sleep(0.5)  # let the delayed call run its (duplicate) create
+    assert xportcn_sandbox.control.state()["orders"] == 1
+    assert [c["code"] for c in xportcn_sandbox.control.calls("order_create")] == [200, 200]
+
+
+def test_faults_are_fifo_and_targeted(xportcn_sandbox: SandboxHandle) -> None:
+    control = xportcn_sandbox.control
+    control.inject("http_503", endpoint="order_list")
+    control.inject("http_500", endpoint="*")
+    control.inject("envelope", endpoint="order_list", code=400, msg="bad")
+    pending = control.faults()
+    assert [(f["kind"], f["endpoint"]) for f in pending] == [
+        ("http_503", "order_list"),
+        ("http_500", "*"),
+        ("envelope", "order_list"),
+    ]
+    client = make_client(xportcn_sandbox, max_retries=0)
+    with pytest.raises(XportcnTransientError):
+        client.call("address_list", {})  # skips the order_list fault, takes the "*" one
+    with pytest.raises(XportcnTransientError):
+        client.call("order_list", {})  # the first order_list fault
+    with pytest.raises(XportcnBusinessError):
+        client.call("order_list", {})
+    assert client.call("order_list", {})["total"] == 0
+    assert [c["fault"] for c in control.calls()] == ["http_500", "http_503", "envelope", None]
+    control.inject("http_500", count=5)
+    control.clear_faults()
+    assert control.faults() == []
+
+
+def test_reset_clears_faults_calls_and_stats(xportcn_sandbox: SandboxHandle) -> None:
+    control = xportcn_sandbox.control
+    control.inject("http_500", count=3)
+    with pytest.raises(XportcnTransientError):
+        make_client(xportcn_sandbox, max_retries=0).call("address_list", {})
+    control.reset()
+    assert control.faults() == [] and control.calls() == []
+    assert control.stats() == {"connections": 0, "requests": 0}
+
+
+def test_inject_rejects_unknown_kind_endpoint_and_params(xportcn_sandbox: SandboxHandle) -> None:
+    control = xportcn_sandbox.control
+    with pytest.raises(SandboxControlError, match="commit_then_drop"):
+        control.inject("explode")
+    with pytest.raises(SandboxControlError, match="unknown endpoint"):
+        control.inject("http_500", endpoint="order_delete")
+    with pytest.raises(SandboxControlError, match="no parameter"):
+        control.inject("http_500", retry_after=3)
+    with pytest.raises(SandboxControlError, match="other than 200"):
+        control.inject("envelope", code=200)
+    with pytest.raises(SandboxControlError, match="count"):
+        control.inject("drop", count=0)
+
+
+def test_keep_alive_is_visible_in_stats(xportcn_sandbox: SandboxHandle) -> None:
+    client = make_client(xportcn_sandbox)
+    for _ in range(5):
+        client.call("address_list", {})
+    assert xportcn_sandbox.control.stats() == {"connections": 1, "requests": 5}
+    for _ in range(3):
+        make_client(xportcn_sandbox).call("address_list", {})  # a new session each time
+    assert xportcn_sandbox.control.stats() == {"connections": 4, "requests": 8}
+    ports = {c["client_port"] for c in xportcn_sandbox.control.calls()}
+    assert len(ports) == 4
+
+
+async def test_async_client_retries_against_the_sandbox(xportcn_sandbox: SandboxHandle) -> None:
+    """The trigger's httpx client sees the same faults the same way."""
+    xportcn_sandbox.control.inject("http_503", endpoint="refund_detail")
+    xportcn_sandbox.control.inject("drop", endpoint="refund_detail")
+    settings = ClientSettings(base_url=xportcn_sandbox.url, timeout=5, backoff_initial=0.01, backoff_max=0.05)
+    credentials = Credentials(
+        xportcn_sandbox.access_key, xportcn_sandbox.access_secret, xportcn_sandbox.user_id
+    )
+    client = AsyncXportcnClient(credentials, settings)
+    try:
+        with pytest.raises(XportcnBusinessError) as caught:  # the refund does not exist: 404 envelope
+            await client.call("refund_detail", {"refundId": "TQ1"})
+    finally:
+        await client.aclose()
+    assert caught.value.code == EnvelopeCode.NOT_FOUND
+    assert [c["fault"] for c in xportcn_sandbox.control.calls()] == ["http_503", "drop", None]
