@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from xportcn_provider.sandbox.config import ConfigError
@@ -161,6 +161,30 @@ def control_router(sandbox: Sandbox) -> APIRouter:
             return sandbox.get(resource, record_id)
         except ControlError as err:
             raise _fail(err) from None
+
+    @router.get("/await/{resource}/{record_id}")
+    async def await_status(resource: str, record_id: str, request: Request, status: str = "") -> Response:
+        """Unsigned status mirror for HTTP-status-code sensors (the benchmark's ``HttpSensor`` anchor).
+
+        Answers 200 with the record once its status is one of ``status`` (comma-separated),
+        404 with the record while it is not. ``HttpSensor``/``HttpSensorTrigger`` can only tell
+        "404: keep waiting" from "2xx: done" and cannot sign, so ``bench/wait_scale.py`` points
+        them here. Unlike the rest of the control API, these calls are counted in the call log
+        and ``/stats`` (endpoint ``None``) so the benchmark can count requests and connections.
+        """
+        client = (request.client.host, request.client.port) if request.client else None
+        entry = sandbox.calls.start(
+            endpoint=None, method=request.method, path=request.url.path, client=client, fault=None
+        )
+        try:
+            view = sandbox.get(resource, record_id)
+        except ControlError as err:
+            sandbox.calls.finish(entry, http_status=err.status, msg=str(err))
+            raise _fail(err) from None
+        wanted = {part.strip() for part in status.split(",") if part.strip()}
+        reached = str(view.get("status")) in wanted
+        sandbox.calls.finish(entry, http_status=200 if reached else 404)
+        return JSONResponse(view, status_code=200 if reached else 404)
 
     @router.get("/voucher/{voucher_id}.jpg")
     def voucher(voucher_id: str) -> Response:
