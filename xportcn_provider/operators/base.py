@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, conf
 
+from xportcn_provider.api.endpoints import get_endpoint
 from xportcn_provider.api.errors import XportcnError, XportcnValidationError
 from xportcn_provider.api.waits import WaitSpec
 from xportcn_provider.connection import DEFAULT_CONN_ID
@@ -348,6 +349,8 @@ class XportcnBaseOperator(BaseOperator):
     ui_color = "#fde9d9"
     #: JSON size limit of one request body; subclasses sending files raise it.
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    #: The catalogue endpoint the operator's keyword arguments map to (``extra`` may not repeat them).
+    endpoint_name: str | None = None
 
     def __init__(
         self,
@@ -370,8 +373,22 @@ class XportcnBaseOperator(BaseOperator):
         if _is_blank(self.xportcn_conn_id) or not isinstance(self.xportcn_conn_id, str):
             raise _fail("xportcn_conn_id", "is required (the id of an Xportcn connection).")
         request = self.build_request()
+        self._check_extra_keys(request.get("extra"))
         check_payload_size(request, self.max_payload_bytes)
         return self.perform(context, request)
+
+    def _check_extra_keys(self, extra: Mapping[str, Any] | None) -> None:
+        """``extra`` is for fields the operator has no argument for; a known field is refused here
+        (before any lookup call), not later by the hook, so a typo never costs a remote call."""
+        if not extra or self.endpoint_name is None:
+            return
+        known = sorted(set(extra) & set(get_endpoint(self.endpoint_name).fields))
+        if known:
+            raise _fail(
+                "extra",
+                f"{', '.join(known)} is a known {self.endpoint_name} field; pass it as the operator's "
+                "keyword argument instead.",
+            )
 
     def build_request(self) -> dict[str, Any]:
         """Check the rendered arguments and return the hook keyword arguments (no I/O here)."""
@@ -476,6 +493,8 @@ class XportcnWaitingOperatorMixin:
     xportcn_conn_id: str
     deferrable: bool
     hook: XportcnHook
+    #: The id in the trigger event's ``ids`` that ``execute_complete`` returns.
+    wait_result_key: str = ""
 
     def wait_for_spec(
         self,
@@ -543,4 +562,8 @@ class XportcnWaitingOperatorMixin:
         self.log.info(  # type: ignore[attr-defined]
             "Xportcn wait finished: %s", (event or {}).get("message", "target reached")
         )
+        if result is None and self.wait_result_key:
+            # ``dag.test()`` resumes with the event only (the real triggerer also passes the
+            # defer kwargs); the id is in the event's ``ids`` either way.
+            result = dict((event or {}).get("ids") or {}).get(self.wait_result_key)
         return result

@@ -41,6 +41,7 @@ class XportcnSaveAddressOperator(XportcnBaseOperator):
     XCom: return value = the address id; key ``address_id``.
     """
 
+    endpoint_name = "address_save"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "name",

@@ -45,6 +45,7 @@ class XportcnFreightPreviewOperator(XportcnBaseOperator):
     ``cheapest_service_id`` (the option with the lowest price).
     """
 
+    endpoint_name = "freight_preview"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "receiver_address",
@@ -106,6 +107,7 @@ class XportcnCreateInternationalLogisticsOrderOperator(XportcnBaseOperator):
     ``logistics_url``.
     """
 
+    endpoint_name = "intl_logistics_create"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "render_id",
@@ -239,6 +241,7 @@ class XportcnUpdateDomesticLogisticsOperator(XportcnBaseOperator):
     XCom: return value = ``order_id``; keys ``order_id``, ``tracking_numbers``.
     """
 
+    endpoint_name = "domestic_logistics_update"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "order_id",

@@ -92,6 +92,7 @@ class XportcnPreviewOrderOperator(XportcnBaseOperator):
     XCom: return value = the preview dict; ``sum_payment`` = total in fen.
     """
 
+    endpoint_name = "order_preview"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "address_param",
@@ -156,6 +157,8 @@ class XportcnCreateOrderOperator(XportcnWaitingOperatorMixin, XportcnBaseOperato
     before any wait).
     """
 
+    wait_result_key = "order_id"
+    endpoint_name = "order_create"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "address_param",
@@ -222,7 +225,12 @@ class XportcnCreateOrderOperator(XportcnWaitingOperatorMixin, XportcnBaseOperato
         """Check the wait arguments before anything is bought (a bad status would fail after)."""
         self._wait = wait_settings(self.poll_interval, self.timeout)
         if self.wait_for is not None:
-            order_wait("0", target_statuses=self.wait_for)  # validates the status names only
+            try:
+                order_wait("0", target_statuses=self.wait_for)  # validates the status names only
+            except XportcnValidationError as err:
+                raise XportcnValidationError(
+                    f"wait_for: {err.message.removeprefix('target_statuses: ')}", parameter="wait_for"
+                ) from None
             if not isinstance(self.deferrable, bool):
                 raise XportcnValidationError(
                     f"deferrable must be True or False, got {self.deferrable!r}.", parameter="deferrable"
@@ -328,6 +336,7 @@ class XportcnPayOrderOperator(XportcnBaseOperator):
     XCom: return value = ``payUrl``; keys ``pay_url``, ``order_id``, ``order_url``.
     """
 
+    endpoint_name = "order_pay"
     template_fields: Sequence[str] = (*XportcnBaseOperator.template_fields, "order_id")
     operator_extra_links = (XportcnOrderLink(),)
 
@@ -372,6 +381,7 @@ class XportcnTaobaoRenderOrderOperator(XportcnBaseOperator):
     XCom: return value = the render dict; ``total_amount`` = total in fen.
     """
 
+    endpoint_name = "taobao_order_render"
     template_fields: Sequence[str] = (*XportcnBaseOperator.template_fields, "items", "address")
     template_fields_renderers = {"items": "json", "address": "json", "extra": "json"}
 
@@ -408,6 +418,7 @@ class XportcnTaobaoCreateOrderOperator(XportcnBaseOperator):
     XCom: return value = ``orderId``; keys ``order_id``, ``out_order_id``, ``order_url``.
     """
 
+    endpoint_name = "taobao_order_create"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "items",

@@ -97,6 +97,7 @@ class XportcnRefundReasonsOperator(XportcnBaseOperator):
     XCom: return value = ``[{id, name, needVoucher}]``; ``reason_ids`` = the ids.
     """
 
+    endpoint_name = "refund_reasons"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "order_id",
@@ -155,6 +156,7 @@ class XportcnUploadRefundVoucherOperator(XportcnBaseOperator):
     XCom: return value = the voucher URL; key ``voucher_url``.
     """
 
+    endpoint_name = "refund_voucher_upload"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "file_path",
@@ -372,6 +374,8 @@ class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperat
     before any wait).
     """
 
+    wait_result_key = "refund_id"
+    endpoint_name = "refund_create"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "order_id",
@@ -556,6 +560,7 @@ class XportcnSubmitReturnLogisticsOperator(XportcnBaseOperator):
     XCom: return value = ``refundId``; keys ``refund_id``, ``refund_url``, ``freight_bill``.
     """
 
+    endpoint_name = "refund_return_submit"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "refund_id",
@@ -626,6 +631,7 @@ class XportcnCancelRefundOperator(XportcnBaseOperator):
     XCom: return value = ``refundId``; keys ``refund_id``, ``refund_url``, ``refund_status``.
     """
 
+    endpoint_name = "refund_cancel"
     template_fields: Sequence[str] = (*XportcnBaseOperator.template_fields, "refund_id")
     operator_extra_links = (XportcnRefundLink(),)
 

@@ -82,6 +82,7 @@ class XportcnForecastPackageOperator(_PackageOperator):
     ``package_status``, ``package_url``.
     """
 
+    endpoint_name = "package_forecast"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "out_order_id",
@@ -147,6 +148,7 @@ class XportcnUpdatePackageOperator(_PackageOperator):
     :param items: new expected contents (templated).
     """
 
+    endpoint_name = "package_update"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "out_order_id",
@@ -236,6 +238,7 @@ class XportcnPackageInboundOperator(_PackageOperator):
         failed_remark, images[]}`` (templated).
     """
 
+    endpoint_name = "package_inbound"
     template_fields: Sequence[str] = (
         *XportcnBaseOperator.template_fields,
         "out_order_id",

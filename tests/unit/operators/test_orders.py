@@ -286,3 +286,16 @@ def test_execute_complete_returns_the_id_or_raises():
     bad = {"status": "failure", "value": "cancel", "record": {}, "message": "cancelled", "ids": {}}
     with pytest.raises(XportcnWaitFailure, match="cancelled"):
         op.execute_complete(make_context(), event=bad, result=ORDER_ID)
+
+
+def test_execute_complete_falls_back_to_the_event_ids():
+    """``dag.test()`` resumes with the event only: the id comes from the event's ``ids``."""
+    op = create_op(wait_for="shipped", deferrable=True)
+    ok = {
+        "status": "success",
+        "value": "success",
+        "record": {},
+        "message": "ok",
+        "ids": {"order_id": ORDER_ID},
+    }
+    assert op.execute_complete(make_context(), event=ok) == ORDER_ID
