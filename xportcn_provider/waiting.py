@@ -304,6 +304,7 @@ def status_trigger_for(
     exponential_backoff: bool = False,
     max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
     max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    consecutive_errors: int = 0,
     grace: float = 60.0,
 ) -> tuple[XportcnStatusTrigger, timedelta | None]:
     """The trigger and the ``defer(timeout=...)`` for a wait that began at ``started_at`` (epoch s).
@@ -311,7 +312,8 @@ def status_trigger_for(
     The trigger carries the absolute deadline ``started_at + timeout`` so a triggerer restart does
     not restart the clock. The deferral timeout is the time left plus ``grace``: the trigger's own
     timeout event (with the last status in its message) normally comes first, and the deferral
-    timeout is the backstop for a triggerer that stops running it.
+    timeout is the backstop for a triggerer that stops running it. ``consecutive_errors`` carries
+    the errors already seen in a row (e.g. by a first poke) into the trigger's bound.
     """
     from datetime import timedelta
 
@@ -327,6 +329,7 @@ def status_trigger_for(
         exponential_backoff=exponential_backoff,
         max_poll_interval=max_poll_interval,
         max_consecutive_errors=max_consecutive_errors,
+        consecutive_errors=consecutive_errors,
     )
     defer_timeout = None
     if deadline is not None:

@@ -220,6 +220,7 @@ class XportcnStatusSensorBase(BaseSensorOperator):
             exponential_backoff=self.exponential_backoff,
             max_poll_interval=self.max_wait.total_seconds() if self.max_wait else DEFAULT_MAX_POLL_INTERVAL,
             max_consecutive_errors=self.max_consecutive_errors,
+            consecutive_errors=self.state.consecutive_errors,
         )
         self.log.info(
             "Xportcn %s not reached yet; deferring (poll every %gs, deadline in %.0fs).",

@@ -50,6 +50,8 @@ class XportcnStatusTrigger(BaseTrigger):
     :param max_poll_interval: cap of the growing interval.
     :param max_consecutive_errors: tolerable errors (transient, rate limit, garbled body — each
         already retried by the client) in a row before the trigger yields ``error``.
+    :param consecutive_errors: errors in a row already seen before deferring (a sensor's first
+        poke), so the bound counts the same as in poke mode.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class XportcnStatusTrigger(BaseTrigger):
         exponential_backoff: bool = False,
         max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        consecutive_errors: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(wait, Mapping):
@@ -80,6 +83,17 @@ class XportcnStatusTrigger(BaseTrigger):
         self.exponential_backoff = bool(exponential_backoff)
         self.max_poll_interval = check_interval(max_poll_interval, "max_poll_interval")
         self.max_consecutive_errors = check_max_consecutive_errors(max_consecutive_errors)
+        if (
+            not isinstance(consecutive_errors, int)
+            or isinstance(consecutive_errors, bool)
+            or not 0 <= consecutive_errors < self.max_consecutive_errors
+        ):
+            raise XportcnValidationError(
+                "consecutive_errors must be a whole number from 0 to max_consecutive_errors - 1, "
+                f"got {consecutive_errors!r}.",
+                parameter="consecutive_errors",
+            )
+        self.consecutive_errors = consecutive_errors
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -92,6 +106,7 @@ class XportcnStatusTrigger(BaseTrigger):
                 "exponential_backoff": self.exponential_backoff,
                 "max_poll_interval": self.max_poll_interval,
                 "max_consecutive_errors": self.max_consecutive_errors,
+                "consecutive_errors": self.consecutive_errors,
             },
         )
 
@@ -113,7 +128,7 @@ class XportcnStatusTrigger(BaseTrigger):
         The event is computed inside the borrowed client's scope but yielded after it is given
         back, so a finished trigger never holds a pooled client while Airflow processes its event.
         """
-        state = PollState(self.spec, self.max_consecutive_errors)
+        state = PollState(self.spec, self.max_consecutive_errors, consecutive_errors=self.consecutive_errors)
         try:
             # Imported here: the hook pulls in the sync client stack, which the triggerer only
             # needs once a trigger actually runs.

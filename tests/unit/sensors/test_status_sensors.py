@@ -401,6 +401,15 @@ def test_deferrable_pokes_once_then_defers_with_an_absolute_deadline(
     json.dumps(kwargs)
 
 
+def test_deferrable_carries_errors_of_the_first_poke_into_the_trigger(
+    xportcn_conn: str, requests_mock: Any
+) -> None:
+    requests_mock.post(REFUND_URL, status_code=503, text="busy")
+    with pytest.raises(TaskDeferred) as info:
+        refund_sensor(deferrable=True, max_consecutive_errors=3).execute({})
+    assert info.value.trigger.serialize()[1]["consecutive_errors"] == 1
+
+
 def test_deferrable_first_poke_failure_fails(xportcn_conn: str, requests_mock: Any) -> None:
     requests_mock.post(REFUND_URL, **refund("refundclose"))
     with pytest.raises(XportcnWaitFailure):

@@ -52,6 +52,7 @@ def test_serialize_round_trips_through_json() -> None:
         exponential_backoff=True,
         max_poll_interval=30,
         max_consecutive_errors=3,
+        consecutive_errors=1,
     )
     path, kwargs = trigger.serialize()
     assert path == CLASSPATH
@@ -63,6 +64,7 @@ def test_serialize_round_trips_through_json() -> None:
         "exponential_backoff": True,
         "max_poll_interval": 30.0,
         "max_consecutive_errors": 3,
+        "consecutive_errors": 1,
     }
     rebuilt = XportcnStatusTrigger(**json.loads(json.dumps(kwargs)))
     assert rebuilt.serialize() == (path, kwargs)
@@ -84,6 +86,8 @@ def test_trigger_cannot_be_built_for_a_write_endpoint(endpoint: str) -> None:
         ({"poll_interval": -1}, "poll_interval"),
         ({"max_poll_interval": 0}, "max_poll_interval"),
         ({"max_consecutive_errors": 0}, "max_consecutive_errors"),
+        ({"consecutive_errors": -1}, "consecutive_errors"),
+        ({"consecutive_errors": 5, "max_consecutive_errors": 5}, "consecutive_errors"),
         ({"deadline": "tomorrow"}, "deadline"),
         ({"conn_id": ""}, "conn_id"),
         ({"wait": "refund"}, "wait"),
@@ -230,6 +234,15 @@ async def test_too_many_consecutive_transient_errors_yield_error(
     assert "3 consecutive" in event["message"]
     assert event["value"] == "waitselleragree"  # the last status seen is kept
     assert len(fake_server.requests) == 4
+
+
+async def test_errors_seen_before_deferring_count_towards_the_bound(
+    xportcn_conn: str, fake_server: FakeXportcn
+) -> None:
+    fake_server.then(httpx.Response(503, text="busy"), status("refundsuccess"))
+    [event] = await all_events(make_trigger(max_consecutive_errors=3, consecutive_errors=2))
+    assert event["status"] == "error" and "3 consecutive" in event["message"]
+    assert len(fake_server.requests) == 1
 
 
 async def test_connection_errors_count_as_transient(xportcn_conn: str, fake_server: FakeXportcn) -> None:
