@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,6 +96,27 @@ def test_duplicate_out_order_id_creates_one_order(
     assert xportcn_sandbox.control.state()["orders"] == 1
     found = sandbox_client.call("order_list", {"outOrderId": "dag-run-1"})
     assert [o["orderId"] for o in found["list"]] == [first["orderId"]]
+
+
+def test_concurrent_creates_are_atomic(xportcn_sandbox: SandboxHandle) -> None:
+    """Ten clients racing on one outOrderId make one order; distinct ids all get created."""
+    from .conftest import make_client
+
+    def create(out_order_id: str) -> dict[str, Any]:
+        client = make_client(xportcn_sandbox)
+        try:
+            body = {"outOrderId": out_order_id, "addressParam": ADDRESS, "cargoParamList": CARGO}
+            return dict(client.call("order_create", body))
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        same = list(pool.map(create, ["race"] * 10))
+        distinct = list(pool.map(create, [f"own-{i}" for i in range(20)]))
+    assert len({a["orderId"] for a in same}) == 1
+    assert sorted(a["duplicate"] for a in same) == [False] + [True] * 9
+    assert len({a["orderId"] for a in distinct}) == 20
+    assert xportcn_sandbox.control.state()["orders"] == 21
 
 
 def test_duplicate_taobao_out_order_id(xportcn_sandbox: SandboxHandle, sandbox_client: XportcnClient) -> None:

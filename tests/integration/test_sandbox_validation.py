@@ -87,6 +87,11 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         "logisticInfos[0].domesticLogisticInfo[0].logisticCompanyName",
     ),
     (
+        "domestic_logistics_update",
+        {"orderId": "1", "logisticInfos": [{"lineItem": {"itemId": "1"}}]},
+        "logisticInfos[0].logisticNumer must be a non-empty string",
+    ),
+    (
         "refund_create",
         {"orderId": "1", "orderEntryIds": ["2"], "disputeRequest": "refund", "applyPayment": -5},
         "order 1 not found",

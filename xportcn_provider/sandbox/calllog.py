@@ -14,11 +14,15 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+#: Entries kept (oldest dropped first), so a sandbox left running for days stays small.
+MAX_ENTRIES = 10_000
+
 
 class CallLog:
     """Thread-safe list of call entries plus connection counters; ``clear`` starts afresh."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
         self._lock = threading.Lock()
         self._entries: list[dict[str, Any]] = []
         self._connections: set[tuple[str, int]] = set()
@@ -66,6 +70,8 @@ class CallLog:
         }
         with self._lock:
             self._entries.append(entry)
+            if len(self._entries) > self.max_entries:
+                del self._entries[: len(self._entries) - self.max_entries]
             self._requests += 1
             if client is not None:
                 self._connections.add((client[0], client[1]))

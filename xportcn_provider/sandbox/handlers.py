@@ -170,7 +170,11 @@ def domestic_logistics_update(ctx: Context, body: Body) -> Any:
         path = f"logisticInfos[{i}]"
         if info.get("lineItem") is not None:
             v.obj(info["lineItem"], f"{path}.lineItem")
-        legs = v.obj_list(info.get("domesticLogisticInfo"), f"{path}.domesticLogisticInfo")
+        if info.get("domesticLogisticInfo") is None:  # a bare tracking number is enough
+            v.text(info.get("logisticNumer"), f"{path}.logisticNumer")
+            cleaned.append(dict(info))
+            continue
+        legs = v.obj_list(info["domesticLogisticInfo"], f"{path}.domesticLogisticInfo")
         for j, leg in enumerate(legs):
             v.text(leg.get("logisticNumer"), f"{path}.domesticLogisticInfo[{j}].logisticNumer")
             v.text(leg.get("logisticCompanyName"), f"{path}.domesticLogisticInfo[{j}].logisticCompanyName")
