@@ -105,3 +105,25 @@ def test_configure_is_all_or_nothing() -> None:
         sandbox.configure(order_ship_delay=9, qc_outcome="maybe")
     assert sandbox.config() == before
     assert sandbox.configure(all_delays=0.5)["refund_agree_delay"] == 0.5
+
+
+def test_a_sandbox_bug_answers_500_and_the_server_keeps_serving(
+    xportcn_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The served sandbox shares this process's handler table, so a handler can be broken here."""
+    from xportcn_provider.sandbox.handlers import HANDLERS
+
+    from .conftest import make_client
+
+    def broken(ctx: Any, body: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(HANDLERS, "address_list", broken)
+    client = make_client(xportcn_sandbox, max_retries=0)
+    with pytest.raises(Exception, match="HTTP 500"):
+        client.call("address_list", {})
+    [logged] = xportcn_sandbox.control.calls()
+    assert (logged["http_status"], logged["code"]) == (500, EnvelopeCode.SERVER_BUSY)
+    assert "RuntimeError: boom" in logged["msg"]
+    monkeypatch.undo()
+    assert client.call("address_list", {})

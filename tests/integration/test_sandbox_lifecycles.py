@@ -307,6 +307,9 @@ def test_taobao_order_life_cycle(hook: Any, control: Any) -> None:
     assert status() == 11
     assert hook.taobao_order_list(status=11)["total"] == 1
     assert hook.taobao_order_list(status=0)["total"] == 0
+    closed = control.force("taobao_order", "tb-lc", "closed")  # by outOrderId, by status name
+    assert (closed["status"], closed["postFee"]) == (4, 800)
+    assert status() == 4
 
 
 def test_force_hold_and_fields(hook: Any, control: Any) -> None:

@@ -31,7 +31,7 @@ from xportcn_provider.sandbox.handlers import HANDLERS, Context, missing_handler
 from xportcn_provider.sandbox.lifecycle import LOGISTICS_STATUSES
 from xportcn_provider.sandbox.records import OrderItem, Tracked
 from xportcn_provider.sandbox.store import Store
-from xportcn_provider.sandbox.validation import check_required
+from xportcn_provider.sandbox.validation import check_required, time_value
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ class Sandbox:
             store = self.store
             now = store.now()
             try:
-                first = now - (count - 1) * step_seconds if start is None else self._time(start)
+                first = now - (count - 1) * step_seconds if start is None else time_value(start, "start")
             except ApiFailure as err:
                 raise ControlError(err.msg) from None
             ids = []
@@ -185,12 +185,6 @@ class Sandbox:
                     order.hold = hold
                 ids.append(order.order_id)
             return ids
-
-    @staticmethod
-    def _time(value: str | float) -> float:
-        from xportcn_provider.sandbox.validation import time_value
-
-        return time_value(value, "start")
 
     def _status(self, resource: str, status: Any) -> Any:
         """The canonical status of ``resource`` for a user's spelling, or a ControlError."""

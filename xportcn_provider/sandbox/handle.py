@@ -14,6 +14,8 @@ from urllib.parse import quote
 from xportcn_provider.sandbox.client import SandboxControl
 from xportcn_provider.sandbox.defaults import API_PREFIX, SandboxCredentials
 
+#: Same value as ``xportcn_provider.connection.DEFAULT_CONN_ID``, repeated because the sandbox
+#: imports nothing of the provider outside ``xportcn_provider.api``.
 DEFAULT_CONN_ID = "xportcn_default"
 
 
