@@ -180,9 +180,16 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
         "line_items",
     ),
     (
-        "waybill without legs",
+        "waybill without number",
         lambda: XportcnUpdateDomesticLogisticsOperator(
-            task_id=T, order_id="1", logistic_infos=[{"logisticNumer": "YT1"}]
+            task_id=T, order_id="1", logistic_infos=[{"lineItem": {"itemId": "1", "quantity": 1}}]
+        ),
+        "logistic_infos",
+    ),
+    (
+        "waybill leg without carrier",
+        lambda: XportcnUpdateDomesticLogisticsOperator(
+            task_id=T, order_id="1", logistic_infos=[{"domesticLogisticInfo": [{"logisticNumer": "YT1"}]}]
         ),
         "logistic_infos",
     ),

@@ -191,7 +191,7 @@ class XportcnCreateInternationalLogisticsOrderOperator(XportcnBaseOperator):
 
 
 def _logistic_infos(value: Any) -> list[dict[str, Any]]:
-    """Check ``[{lineItem, domesticLogisticInfo[{logisticNumer, logisticCompanyName, rtsTime}]}]``."""
+    """Check ``[{lineItem, logisticNumer | domesticLogisticInfo[{logisticNumer, ...}]}]``."""
     infos = require_items(value, "logistic_infos", quantity_key=None)
     for index, info in enumerate(infos):
         where = f"logistic_infos[{index}]"
@@ -203,6 +203,14 @@ def _logistic_infos(value: Any) -> list[dict[str, Any]]:
                 )
             require_items([line], "logistic_infos", id_keys=("itemId",), quantity_required=False)
         legs = info.get("domesticLogisticInfo")
+        if legs is None:  # a bare tracking number is enough
+            if not isinstance(info.get("logisticNumer"), str) or not info["logisticNumer"].strip():
+                raise XportcnValidationError(
+                    f"{where} needs logisticNumer (the seller's waybill) or domesticLogisticInfo "
+                    "[{logisticNumer, logisticCompanyName, rtsTime}].",
+                    parameter="logistic_infos",
+                )
+            continue
         if not isinstance(legs, list) or not legs:
             raise XportcnValidationError(
                 f"{where}.domesticLogisticInfo must be a non-empty list of the seller's waybills "

@@ -210,3 +210,13 @@ def test_update_address_by_id(api):
     assert op.execute(make_context()) == "A7"
     assert api.names == ["address_save"]
     assert api.body("address_save")["id"] == "A7"
+
+
+def test_domestic_update_with_a_bare_tracking_number(api):
+    api.on("domestic_logistics_update", True)
+    ti = FakeTI()
+    op = XportcnUpdateDomesticLogisticsOperator(
+        task_id="d", order_id="LP0001", logistic_infos=[{"logisticNumer": "YT7"}]
+    )
+    assert op.execute(make_context(ti)) == "LP0001"
+    assert ti.xcom["tracking_numbers"] == ["YT7"]
