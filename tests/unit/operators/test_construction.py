@@ -138,3 +138,12 @@ def test_deferrable_default_follows_the_airflow_setting(monkeypatch):
     assert default_deferrable() is True
     monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "False")
     assert default_deferrable() is False
+
+
+def test_docs_list_every_operator_with_a_one_line_example():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "operators.md").read_text()
+    for cls in OPERATORS:
+        assert f"`{cls.__name__}`" in text, cls.__name__
+        assert any(line.startswith(f"{cls.__name__}(task_id=") for line in text.splitlines()), cls.__name__
