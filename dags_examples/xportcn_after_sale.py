@@ -34,6 +34,9 @@ PLACEHOLDER_VOUCHER_PNG = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
 
+#: Jinja for the order's lines, as read by the ``order_detail`` task.
+ORDER_ITEMS = "ti.xcom_pull(task_ids='order_detail')['productItems']"
+
 DOC_MD = """
 ### Xportcn after-sale (return and refund)
 
@@ -93,8 +96,8 @@ with DAG(
     create_refund = XportcnCreateRefundOperator(
         task_id="create_refund",
         order_id="{{ params.order_id }}",
-        order_entry_ids="{{ ti.xcom_pull(task_ids='order_detail')['productItems'] | map(attribute='subItemID') | list }}",
-        apply_payment="{{ ti.xcom_pull(task_ids='order_detail')['productItems'] | sum(attribute='itemAmount') }}",
+        order_entry_ids=f"{{{{ {ORDER_ITEMS} | map(attribute='subItemID') | list }}}}",
+        apply_payment=f"{{{{ {ORDER_ITEMS} | sum(attribute='itemAmount') }}}}",
         apply_reason_id="{{ ti.xcom_pull(task_ids='refund_reasons')[0]['id'] }}",
         dispute_request="returnRefund",
         goods_status="{{ params.goods_status }}",
