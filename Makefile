@@ -32,5 +32,9 @@ test: lint
 test-fast: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
+# The example DAGs end to end against a local sandbox, with a summary (about 40 s here).
+demo: install
+	$(BIN)/python scripts/demo.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
