@@ -176,6 +176,21 @@ def test_pay_returns_the_pay_url_and_moves_the_order(xportcn_sandbox, monkeypatc
     assert xportcn_sandbox.control.get("order", order_id)["status"] != "waitbuyerpay"
 
 
+def test_pay_with_a_lost_answer_then_retry(xportcn_sandbox, monkeypatch):
+    use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
+    order_id = xportcn_sandbox.control.seed_orders(1)[0]
+    xportcn_sandbox.control.clear_calls()
+    xportcn_sandbox.control.inject("commit_then_drop", endpoint="order_pay")
+    op = XportcnPayOrderOperator(task_id="pay", order_id=order_id)
+    with pytest.raises(XportcnTransientError):
+        op.execute(make_context())
+    ti = FakeTI()
+    assert op.execute(make_context(ti)) is None  # paid by the first try; its URL was never seen
+    assert ti.xcom["order_id"] == order_id
+    assert endpoints_called(xportcn_sandbox) == ["order_pay", "order_pay", "order_detail"]
+    assert xportcn_sandbox.control.get("order", order_id)["status"] == "waitsellersend"
+
+
 def test_execute_twice_after_lost_answer_with_the_store(xportcn_sandbox, monkeypatch):
     """The retry simulated by calling execute again with the same context (store kept)."""
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)

@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from xportcn_provider.api import statuses as st
 from xportcn_provider.api.client import page_items
-from xportcn_provider.api.errors import XportcnProtocolError, XportcnValidationError
+from xportcn_provider.api.errors import XportcnConflictError, XportcnProtocolError, XportcnValidationError
 from xportcn_provider.api.waits import order_wait
 from xportcn_provider.links import XportcnOrderLink
 from xportcn_provider.operators.base import (
@@ -331,6 +332,10 @@ class XportcnCreateOrderOperator(XportcnWaitingOperatorMixin, XportcnBaseOperato
 class XportcnPayOrderOperator(XportcnBaseOperator):
     """Ask for the payment of a 1688 order; returns the pay URL.
 
+    Paying is made retry-safe: the pay URL is remembered in ``task_state_store`` and read first;
+    a state-conflict answer for an order that is already paid (the first try's answer was lost)
+    is success, returning the remembered URL or ``None`` when there is none.
+
     :param order_id: the 1688 order id (templated, e.g. ``"{{ ti.xcom_pull('create_order') }}"``).
 
     XCom: return value = ``payUrl``; keys ``pay_url``, ``order_id``, ``order_url``.
@@ -348,19 +353,41 @@ class XportcnPayOrderOperator(XportcnBaseOperator):
         return {"order_id": require_id(self.order_id, "order_id"), "extra": self.extra_body()}
 
     def perform(self, context: Context, request: dict[str, Any]) -> Any:
-        data = self.hook.order_pay(**request)
-        pay_url = data.get("payUrl") if isinstance(data, Mapping) else None
-        if not pay_url:
-            raise XportcnProtocolError(
-                f"order_pay answered without a payUrl: {data!r}",
-                endpoint="order_pay",
-                request_id=self.hook.last_request_id,
-            )
         order_id = request["order_id"]
-        self.push(
-            context, pay_url=pay_url, order_id=order_id, order_url=self.console_url_of("order", order_id)
-        )
-        self.log_action("order_pay", {"order_id": order_id}, "pay URL issued")
+        ids = {"order_id": order_id}
+        self.push(context, order_id=order_id, order_url=self.console_url_of("order", order_id))
+        key = self.state_key("pay", order_id)
+        pay_url = self.recall(context, key)
+        if pay_url:
+            self.log_action(
+                "order_pay", ids, "pay URL issued to an earlier try (task_state_store)", remote=False
+            )
+        else:
+            try:
+                data = self.hook.order_pay(**request)
+            except XportcnConflictError as conflict:
+                detail = self.hook.order_detail(order_id=order_id)
+                status = st.ORDER_STATUS.normalize(
+                    detail.get("status") if isinstance(detail, Mapping) else None
+                )
+                if status not in st.ORDER_STATUS.groups["paid"]:
+                    raise
+                self.log_action(
+                    "order_pay",
+                    ids,
+                    f"state conflict (requestId={conflict.request_id}): the order is already {status}; done",
+                )
+                return None
+            pay_url = data.get("payUrl") if isinstance(data, Mapping) else None
+            if not pay_url:
+                raise XportcnProtocolError(
+                    f"order_pay answered without a payUrl: {data!r}",
+                    endpoint="order_pay",
+                    request_id=self.hook.last_request_id,
+                )
+            self.remember(context, key, pay_url)
+            self.log_action("order_pay", ids, "pay URL issued")
+        self.push(context, pay_url=pay_url)
         return pay_url
 
 

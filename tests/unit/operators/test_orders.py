@@ -9,7 +9,7 @@ import requests
 from airflow.sdk.exceptions import TaskDeferred
 from structlog.testing import capture_logs
 
-from xportcn_provider.api.errors import XportcnProtocolError, XportcnTransientError
+from xportcn_provider.api.errors import XportcnConflictError, XportcnProtocolError, XportcnTransientError
 from xportcn_provider.operators.orders import (
     XportcnCreateOrderOperator,
     XportcnOrderOverBudgetError,
@@ -191,6 +191,29 @@ def test_pay_returns_the_pay_url(api):
     assert ti.xcom["pay_url"] == "https://pay.test/p?id=1"
     assert ti.xcom["order_url"].endswith(ORDER_ID)
     assert api.body("order_pay") == {"orderId": ORDER_ID}
+
+
+def test_pay_retry_reads_the_store(api):
+    api.on("order_pay", {"orderId": ORDER_ID, "payUrl": "https://pay.test/p?id=1"})
+    context = make_context(FakeTI(), FakeStore())
+    op = XportcnPayOrderOperator(task_id="pay", order_id=ORDER_ID)
+    assert op.execute(context) == op.execute(context) == "https://pay.test/p?id=1"
+    assert api.names == ["order_pay"]
+
+
+def test_pay_conflict_on_a_paid_order_is_success(api):
+    api.fail("order_pay", 409, "order cannot be paid: its status is waitsellersend")
+    api.on("order_detail", {"orderId": ORDER_ID, "status": "waitsellersend"})
+    ti = FakeTI()
+    assert XportcnPayOrderOperator(task_id="pay", order_id=ORDER_ID).execute(make_context(ti)) is None
+    assert "pay_url" not in ti.xcom and ti.xcom["order_id"] == ORDER_ID
+
+
+def test_pay_conflict_on_a_cancelled_order_is_raised(api):
+    api.fail("order_pay", 409, "order cannot be paid: its status is cancel")
+    api.on("order_detail", {"orderId": ORDER_ID, "status": "cancel"})
+    with pytest.raises(XportcnConflictError):
+        XportcnPayOrderOperator(task_id="pay", order_id=ORDER_ID).execute(make_context())
 
 
 def test_pay_without_pay_url_fails(api):
