@@ -36,5 +36,10 @@ test-fast: install
 demo: install
 	$(BIN)/python scripts/demo.py
 
+# Benchmarks against named anchors: prints a table, writes bench/results.json (a few minutes).
+bench: install
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
