@@ -6,6 +6,11 @@ times still takes milliseconds; what a test asserts is what the *server* saw.
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+import threading
 import time
 from typing import Any
 
@@ -248,3 +253,133 @@ async def test_async_client_retries_against_the_sandbox(xportcn_sandbox: Sandbox
         await client.aclose()
     assert caught.value.code == EnvelopeCode.NOT_FOUND
     assert [c["fault"] for c in xportcn_sandbox.control.calls()] == ["http_503", "drop", None]
+
+
+# --- commit_then_hang: the write is done, the answer is held (a window to kill the client) -------
+
+#: A client in its own process, killed by the test while the sandbox holds its answer.
+_CHILD = """
+import json, sys
+from xportcn_provider.api.client import ClientSettings, Credentials, XportcnClient
+url, key, secret, user, body = sys.argv[1:6]
+settings = ClientSettings(base_url=url, timeout=60, max_retries=0)
+client = XportcnClient(Credentials(key, secret, user), settings)
+client.call("order_create", json.loads(body))
+print("ANSWERED")
+"""
+
+
+def _wait_for_call(control: Any, predicate: Any, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for call in control.calls():
+            if predicate(call):
+                return call
+        time.sleep(0.02)
+    raise AssertionError(f"no matching call after {timeout}s: {control.calls()}")
+
+
+def _held(call: dict[str, Any]) -> bool:
+    return call["fault"] == "commit_then_hang" and "response held" in (call["msg"] or "")
+
+
+def test_commit_then_hang_commits_and_holds_until_the_client_process_dies(
+    xportcn_sandbox: SandboxHandle,
+) -> None:
+    """The crash case: the create reached the server, the client process dies before any answer."""
+    control = xportcn_sandbox.control
+    control.inject("commit_then_hang", endpoint="order_create", hold=30)
+    args = [xportcn_sandbox.url, xportcn_sandbox.access_key, xportcn_sandbox.access_secret]
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, *args, xportcn_sandbox.user_id, json.dumps(ORDER)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        held = _wait_for_call(control, _held)
+        assert held["msg"] == "committed (code 200), response held for up to 30 s"
+        assert held["http_status"] is None and held["code"] is None
+        assert control.state()["orders"] == 1  # the write happened...
+        time.sleep(0.3)
+        assert child.poll() is None  # ...and the client is still waiting for its answer
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        gone = _wait_for_call(control, lambda c: "client disconnected" in (c["msg"] or ""), timeout=5)
+    finally:
+        child.kill()
+        out, _ = child.communicate(timeout=10)
+    assert b"ANSWERED" not in out
+    assert gone["seq"] == held["seq"] and gone["duration_ms"] < 10_000  # not the 30 s hold
+    assert gone["msg"].startswith("committed (code 200); the client disconnected after ")
+    # The retry (same outOrderId) finds the order the dead client created: still one.
+    again = make_client(xportcn_sandbox).call("order_create", ORDER)
+    assert again["duplicate"] is True
+    assert control.state()["orders"] == 1
+    assert [c["fault"] for c in control.calls("order_create")] == ["commit_then_hang", None]
+
+
+def test_commit_then_hang_drops_the_connection_when_the_hold_ends(xportcn_sandbox: SandboxHandle) -> None:
+    control = xportcn_sandbox.control
+    control.inject("commit_then_hang", endpoint="order_create", hold=0.4)
+    started = time.monotonic()
+    with pytest.raises(XportcnTransientError):  # a dropped connection, after the hold
+        make_client(xportcn_sandbox, max_retries=0).call("order_create", ORDER)
+    assert time.monotonic() - started >= 0.4
+    [call] = control.calls("order_create")
+    assert call["msg"] == "committed (code 200); no answer for 0.4 s, then connection dropped"
+    assert control.state()["orders"] == 1
+
+
+def test_commit_then_hang_is_released_by_a_reset(xportcn_sandbox: SandboxHandle) -> None:
+    control = xportcn_sandbox.control
+    control.inject("commit_then_hang", endpoint="address_list", hold=30)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            make_client(xportcn_sandbox, max_retries=0, timeout=20).call("address_list", {})
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    _wait_for_call(control, _held)
+    started = time.monotonic()
+    control.reset()
+    thread.join(5)
+    assert not thread.is_alive() and time.monotonic() - started < 2
+    assert len(errors) == 1 and isinstance(errors[0], XportcnTransientError)
+
+
+def test_commit_then_hang_does_not_block_server_shutdown() -> None:
+    from xportcn_provider.sandbox import start_in_thread
+
+    running = start_in_thread("127.0.0.1", 0)
+    handle = running.handle
+    handle.control.inject("commit_then_hang", endpoint="address_list", hold=60)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            make_client(handle, max_retries=0, timeout=30).call("address_list", {})
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    try:
+        _wait_for_call(handle.control, _held)
+    finally:
+        started = time.monotonic()
+        running.stop()
+    assert not running.thread.is_alive() and time.monotonic() - started < 4
+    thread.join(5)
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], XportcnTransientError)
+
+
+def test_commit_then_hang_rejects_a_bad_hold(xportcn_sandbox: SandboxHandle) -> None:
+    with pytest.raises(SandboxControlError, match="hold must be a number of seconds"):
+        xportcn_sandbox.control.inject("commit_then_hang", hold=-1)
+    with pytest.raises(SandboxControlError, match="no parameter delay"):
+        xportcn_sandbox.control.inject("commit_then_hang", delay=3)

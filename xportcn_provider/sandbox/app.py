@@ -152,7 +152,7 @@ async def handle_call(sandbox: Sandbox, endpoint: Endpoint, request: Request) ->
         fault=fault.kind if fault else None,
     )
     body = await request.body()
-    if fault is not None and fault.kind not in ("timeout", "commit_then_drop"):
+    if fault is not None and fault.kind not in ("timeout", "commit_then_drop", "commit_then_hang"):
         if fault.kind == "drop":
             sandbox.calls.finish(entry, http_status=None, msg="connection dropped (sandbox injected)")
             return _drop(request)
@@ -183,10 +183,48 @@ async def handle_call(sandbox: Sandbox, endpoint: Endpoint, request: Request) ->
             entry, http_status=None, msg=f"committed (code {envelope['code']}), then connection dropped"
         )
         return _drop(request)
+    if fault is not None and fault.kind == "commit_then_hang":
+        return await _hold_then_drop(sandbox, entry, request, envelope, float(fault.params["hold"]))
     sandbox.calls.finish(
         entry, http_status=200, code=envelope["code"], msg=envelope["msg"], request_id=envelope["requestId"]
     )
     return _json(envelope)
+
+
+#: How often a held answer (``commit_then_hang``) checks for a disconnect, a reset or its end.
+HOLD_TICK = 0.05
+
+
+async def _hold_then_drop(
+    sandbox: Sandbox, entry: dict[str, Any], request: Request, envelope: dict[str, Any], hold: float
+) -> Response:
+    """``commit_then_hang``: the write is done; keep the client waiting, then drop the connection.
+
+    The call-log entry is completed at once with ``msg`` ``committed (code N), response held ...``
+    so a test can poll for "the create reached the server" while the client still has no answer.
+    The hold ends when the client disconnects (e.g. its process was killed), the sandbox is
+    reset, or ``hold`` seconds pass; the entry's ``msg`` then says which, and the connection is
+    dropped without an answer. Stopping the server cancels a hold (uvicorn cancels the request).
+    """
+    committed = f"committed (code {envelope['code']})"
+    sandbox.calls.finish(entry, http_status=None, msg=f"{committed}, response held for up to {hold:g} s")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    generation = sandbox.generation
+    while True:
+        waited = loop.time() - started
+        if await request.is_disconnected():
+            outcome = f"the client disconnected after {waited:.1f} s without an answer"
+            break
+        if sandbox.generation != generation:
+            outcome = "the sandbox was reset while the answer was held; connection dropped"
+            break
+        if waited >= hold:
+            outcome = f"no answer for {hold:g} s, then connection dropped"
+            break
+        await asyncio.sleep(min(HOLD_TICK, hold - waited))
+    sandbox.calls.finish(entry, http_status=None, msg=f"{committed}; {outcome}")
+    return _drop(request)
 
 
 def _route(sandbox: Sandbox, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:

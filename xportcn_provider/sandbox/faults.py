@@ -3,8 +3,10 @@
 The kinds are part of the sandbox's public API (the control client and the README name them).
 Faults are deterministic: no probabilities, the next ``count`` matching calls get the fault,
 entries are consumed in the order they were injected. Only ``timeout`` (which answers for real
-after its delay) and ``commit_then_drop`` (the lost-response case) let the call reach the store;
-every other kind answers instead of the endpoint, like a proxy in front of the service would.
+after its delay), ``commit_then_drop`` (the lost-response case) and ``commit_then_hang`` (the
+write is done, the answer is held back: a window in which to kill the client) let the call reach
+the store; every other kind answers instead of the endpoint, like a proxy in front of the service
+would.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ FAULT_KINDS: Mapping[str, Mapping[str, Any]] = {
     "truncated_json": {},
     "envelope": {"code": 500, "msg": "系统繁忙，请稍后再试 (sandbox injected error)"},
     "commit_then_drop": {},
+    "commit_then_hang": {"hold": 30.0},
 }
 ANY_ENDPOINT = "*"
 
@@ -67,7 +70,7 @@ def make_fault(kind: str, endpoint: str = ANY_ENDPOINT, count: int = 1, **params
         valid = ", ".join(allowed) or "none"
         raise FaultError(f"fault {kind!r} takes no parameter {', '.join(unknown)} (valid: {valid})")
     merged = {**allowed, **params}
-    for name in ("retry_after", "delay"):
+    for name in ("retry_after", "delay", "hold"):
         value = merged.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
             raise FaultError(f"{name} must be a number of seconds >= 0, got {value!r}")
