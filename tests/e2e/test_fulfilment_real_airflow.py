@@ -21,8 +21,9 @@ WAITS = ("wait_until_shipped", "wait_until_inspected")
 def test_fulfilment_runs_through_scheduler_and_triggerer(
     airflow_stack, xportcn_sandbox: SandboxHandle
 ) -> None:
-    # Steps slower than scheduling a task, so each sensor's first poke finds "not yet" and defers.
-    xportcn_sandbox.control.configure(all_delays=6)
+    # Steps slower than scheduling a task, so each sensor's first poke finds "not yet" and defers,
+    # and its trigger fires well after the scheduler has seen the task deferred (see the smoke DAG).
+    xportcn_sandbox.control.configure(all_delays=10)
     env = {**xportcn_sandbox.env(), "XPORTCN_EXAMPLE_POLL_SECONDS": "1"}
     stack = airflow_stack(EXAMPLES, env)
 
