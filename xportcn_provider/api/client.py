@@ -77,7 +77,9 @@ class ClientSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
             raise XportcnValidationError(
-                f"base_url must start with http:// or https://, got {self.base_url!r}.", parameter="host"
+                "base_url (the connection's host) must start with http:// or https://, "
+                f"got {self.base_url!r}.",
+                parameter="host",
             )
         if not _positive_number(self.timeout):
             raise XportcnValidationError(

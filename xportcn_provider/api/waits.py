@@ -98,7 +98,8 @@ class WaitSpec:
             overlap = self.targets & self.failures
             if overlap:
                 raise XportcnValidationError(
-                    f"{', '.join(sorted(overlap))} is both a target and a failure status.",
+                    f"failure_statuses: {', '.join(sorted(overlap))} is also in target_statuses; a "
+                    "status cannot both end the wait with success and fail it.",
                     parameter="failure_statuses",
                 )
 

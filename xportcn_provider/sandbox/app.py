@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -107,14 +107,31 @@ def _seconds(value: float) -> str:
     return f"{value:g}"
 
 
-def _fault_response(fault: Fault) -> tuple[Response, int | None, int | None, str | None]:
-    """The answer an injected fault gives instead of the endpoint: response, status, code, msg."""
+class _FaultAnswer(NamedTuple):
+    """What an injected fault answers instead of the endpoint, and what the call log records."""
+
+    response: Response
+    http_status: int
+    code: int | None = None
+    msg: str | None = None
+    request_id: str | None = None
+
+
+def _envelope_answer(
+    code: int, msg: str, status: int = 200, headers: dict[str, str] | None = None
+) -> _FaultAnswer:
+    """An error envelope; its ``requestId`` goes into the call log like a real answer's does."""
+    envelope = make_envelope(code, msg, develop_id=DEVELOP_ID)
+    return _FaultAnswer(_json(envelope, status, headers), status, code, msg, envelope["requestId"])
+
+
+def _fault_response(fault: Fault) -> _FaultAnswer:
+    """The answer an injected fault gives instead of the endpoint."""
     kind, params = fault.kind, fault.params
     if kind == "http_500":
-        msg = "Internal Server Error (sandbox injected)"
-        return _json(make_envelope(500, msg, develop_id=DEVELOP_ID), 500), 500, 500, msg
+        return _envelope_answer(500, "Internal Server Error (sandbox injected)", 500)
     if kind == "http_502":
-        return Response("502 Bad Gateway", status_code=502, media_type="text/plain"), 502, None, None
+        return _FaultAnswer(Response("502 Bad Gateway", status_code=502, media_type="text/plain"), 502)
     if kind == "http_503":
         msg = "Service Unavailable: server busy (sandbox injected)"
         headers = (
@@ -122,21 +139,18 @@ def _fault_response(fault: Fault) -> tuple[Response, int | None, int | None, str
             if params.get("retry_after") is not None
             else None
         )
-        envelope = make_envelope(EnvelopeCode.SERVER_BUSY, msg, develop_id=DEVELOP_ID)
-        return _json(envelope, 503, headers), 503, EnvelopeCode.SERVER_BUSY, msg
+        return _envelope_answer(EnvelopeCode.SERVER_BUSY, msg, 503, headers)
     if kind == "http_429":
         msg = "Too many requests, slow down (sandbox injected) (请求过于频繁)"
         headers = {"Retry-After": _seconds(params["retry_after"])}
-        envelope = make_envelope(EnvelopeCode.RATE_LIMITED, msg, develop_id=DEVELOP_ID)
-        return _json(envelope, 429, headers), 429, EnvelopeCode.RATE_LIMITED, msg
+        return _envelope_answer(EnvelopeCode.RATE_LIMITED, msg, 429, headers)
     if kind == "html":
-        return Response(_HTML_502, status_code=502, media_type="text/html"), 502, None, None
+        return _FaultAnswer(Response(_HTML_502, status_code=502, media_type="text/html"), 502)
     if kind == "truncated_json":
         full = json.dumps(make_envelope(200, data={"note": "this body is cut short"}, develop_id=DEVELOP_ID))
-        return Response(full[: len(full) // 2], status_code=200, media_type=_JSON), 200, None, None
+        return _FaultAnswer(Response(full[: len(full) // 2], status_code=200, media_type=_JSON), 200)
     if kind == "envelope":
-        envelope = make_envelope(params["code"], params["msg"], develop_id=DEVELOP_ID)
-        return _json(envelope), 200, params["code"], params["msg"]
+        return _envelope_answer(params["code"], params["msg"])
     raise ValueError(f"fault {kind!r} is not answered by a response")  # pragma: no cover
 
 
@@ -156,9 +170,15 @@ async def handle_call(sandbox: Sandbox, endpoint: Endpoint, request: Request) ->
         if fault.kind == "drop":
             sandbox.calls.finish(entry, http_status=None, msg="connection dropped (sandbox injected)")
             return _drop(request)
-        response, status, code, msg = _fault_response(fault)
-        sandbox.calls.finish(entry, http_status=status, code=code, msg=msg)
-        return response
+        answer = _fault_response(fault)
+        sandbox.calls.finish(
+            entry,
+            http_status=answer.http_status,
+            code=answer.code,
+            msg=answer.msg,
+            request_id=answer.request_id,
+        )
+        return answer.response
     if fault is not None and fault.kind == "timeout":
         generation = sandbox.generation
         await asyncio.sleep(float(fault.params["delay"]))

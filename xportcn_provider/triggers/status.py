@@ -48,8 +48,9 @@ class XportcnStatusTrigger(BaseTrigger):
         waits for ever. Absolute, so a restart does not restart the clock.
     :param exponential_backoff: double the interval after every waiting poll.
     :param max_poll_interval: cap of the growing interval.
-    :param max_consecutive_errors: tolerable errors (transient, rate limit, garbled body — each
-        already retried by the client) in a row before the trigger yields ``error``.
+    :param max_consecutive_errors: tolerable errors in a row before the trigger yields ``error``:
+        transient errors and rate limits (each already retried by the client) and garbled bodies
+        (protocol errors: not retried by the client, but a status read is safe to repeat).
     :param consecutive_errors: errors in a row already seen before deferring (a sensor's first
         poke), so the bound counts the same as in poke mode.
     """
