@@ -150,6 +150,7 @@ class PollState:
     last_status: str | None = None
     last_error: str | None = None
     _unknown_logged: set[str] = field(default_factory=set)
+    _logged_waiting: str | None = None
 
     def __post_init__(self) -> None:
         check_max_consecutive_errors(self.max_consecutive_errors)
@@ -174,12 +175,15 @@ class PollState:
                         result.reason,
                     )
             else:
-                log.info(
-                    "Xportcn %s: %s, waiting for %s.",
-                    self.spec.describe(),
-                    result.status or result.reason,
-                    self.targets_text(),
-                )
+                seen = result.status or result.reason
+                if seen != self._logged_waiting:  # a line per change, not per poll: waits are long
+                    self._logged_waiting = seen
+                    log.info(
+                        "Xportcn %s: %s, waiting for %s.",
+                        self.spec.describe(),
+                        seen,
+                        self.targets_text(),
+                    )
         return result
 
     def tolerate(self, error: BaseException, log: _Logger) -> bool:

@@ -286,8 +286,19 @@ class XportcnClient:
     ) -> Envelope:
         """Call ``name`` with retries and return the whole successful envelope."""
         resolve(name, self.settings.endpoint_overrides)  # unknown names fail before any I/O
-        retrying = tenacity.Retrying(**retry_kwargs(self.settings, name, self.log, self.sleep))
-        envelope: Envelope = retrying(self._attempt, name, payload, params)
+        try:  # the first attempt outside tenacity: most calls succeed and pay nothing for retries
+            envelope = self._attempt(name, payload, params)
+        except XportcnError as first:
+            if not is_retryable(first) or self.settings.max_retries == 0:
+                raise
+            pending = [first]
+
+            def attempt() -> Envelope:
+                if pending:  # replay the first failure so tenacity counts, logs and waits for it
+                    raise pending.pop()
+                return self._attempt(name, payload, params)
+
+            envelope = tenacity.Retrying(**retry_kwargs(self.settings, name, self.log, self.sleep))(attempt)
         self.last_envelope = envelope
         return envelope
 
@@ -402,11 +413,19 @@ class AsyncXportcnClient:
         resolve(name, self.settings.endpoint_overrides)
         if not retry:
             return await self._attempt(name, payload, params)
+        try:  # the first attempt outside tenacity, as in the sync client
+            return await self._attempt(name, payload, params)
+        except XportcnError as first:
+            if not is_retryable(first) or self.settings.max_retries == 0:
+                raise
+            pending: list[XportcnError] = [first]
         kwargs = retry_kwargs(
             self.settings, name, self.log, self._async_sleep if self.sleep is not None else None
         )
         async for attempt in tenacity.AsyncRetrying(**kwargs):
             with attempt:
+                if pending:  # replay the first failure so tenacity counts, logs and waits for it
+                    raise pending.pop()
                 return await self._attempt(name, payload, params)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import string
 import time
 from collections.abc import Callable, Mapping
 
@@ -33,7 +32,6 @@ QUERY_TIMESTAMP = "timestamp"
 QUERY_SIGN = "sign"
 
 NONCE_LENGTH = 32
-_NONCE_ALPHABET = string.ascii_letters + string.digits
 
 #: How far the server lets a client's clock drift (contract §1.1, evidence).
 MAX_CLOCK_SKEW_SECONDS = 600
@@ -46,8 +44,14 @@ def sign(access_key: str, access_secret: str, timestamp: str, nonce: str) -> str
 
 
 def new_nonce(length: int = NONCE_LENGTH) -> str:
-    """A fresh random ``[A-Za-z0-9]`` nonce; 32 chars is what the server is known to accept."""
-    return "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(length))
+    """A fresh random nonce of ``[0-9a-f]`` (inside the ``[A-Za-z0-9]`` the server accepts).
+
+    Hex from ``secrets.token_hex`` carries 4 bits per char (128 bits for 32 chars) and costs a
+    fraction of drawing each char with ``secrets.choice``; signing happens on every attempt.
+    """
+    if length < 1:
+        raise ValueError(f"nonce length must be >= 1, got {length}")
+    return secrets.token_hex((length + 1) // 2)[:length]
 
 
 def current_timestamp() -> str:
