@@ -226,7 +226,8 @@ async def test_restart_rebuild_from_serialize_and_finish(
 
 async def test_200_triggers_share_one_pooled_client(xportcn_default_conn: SandboxHandle) -> None:
     handle = xportcn_default_conn
-    handle.control.configure(order_ship_delay=3  # long enough for >= 2 polls each, even on a loaded machine)
+    # long enough for >= 2 polls each, even on a loaded machine
+    handle.control.configure(order_ship_delay=3)
     order_ids = handle.control.seed_orders(200, status="waitsellersend", hold=False, step_seconds=0)
     before = handle.control.stats()
     deadline = time.time() + 60
