@@ -138,6 +138,21 @@ def test_execute_again_after_lost_create_answer_reuses_the_open_refund(xportcn_s
     assert xportcn_sandbox.control.get("refund", refund_id)["orderEntryIds"] == entries[:1]
 
 
+def test_a_refund_that_succeeded_before_the_retry_is_reused_not_opened_again(xportcn_sandbox, monkeypatch):
+    """The crash window: try 1's refund_create committed, its answer was lost, and the seller
+    refunded before Airflow's retry ran. The retry must find the succeeded refund, not open a second."""
+    use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
+    order_id, entries = paid_order(xportcn_sandbox)
+    xportcn_sandbox.control.inject("commit_then_drop", endpoint="refund_create")
+    with pytest.raises(XportcnTransientError):
+        refund_op(order_id, entries[:1]).execute(make_context(FakeTI(), FakeStore()))
+    xportcn_sandbox.control.advance(3600)  # the seller agrees: refund-only ends in refundsuccess
+    refund_id = refund_op(order_id, entries[:1]).execute(make_context())
+    assert xportcn_sandbox.control.get("refund", refund_id)["status"] == "refundsuccess"
+    assert xportcn_sandbox.control.state()["refunds"] == 1
+    assert [c["endpoint"] for c in xportcn_sandbox.control.calls("refund_create")] == ["refund_create"]
+
+
 def test_refund_on_other_sub_orders_is_created_separately(xportcn_sandbox, monkeypatch):
     use_sandbox(monkeypatch, xportcn_sandbox)
     xportcn_sandbox.control.configure(auto_advance=False)

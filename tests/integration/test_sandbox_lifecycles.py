@@ -128,7 +128,12 @@ def test_refund_only(hook: Any, control: Any) -> None:
     control.advance(5)
     assert hook.refund_detail(refund_id=refund_id)["status"] == "refundsuccess"
     item = hook.order_detail(order_id=order_id)["productItems"][0]
-    assert (item["refundId"], item["refundStatus"]) == (None, None)  # no refund open any more
+    # The entry keeps showing its refund once it succeeded, and cannot be refunded a second time.
+    assert (item["refundId"], item["refundStatus"]) == (refund_id, "refundsuccess")
+    with pytest.raises(XportcnConflictError, match="succeeded"):
+        hook.refund_create(
+            order_id=order_id, order_entry_ids=[entry], dispute_request="refund", apply_payment=1
+        )
     with pytest.raises(XportcnConflictError, match="closed"):
         hook.refund_cancel(refund_id=refund_id)
 

@@ -2,8 +2,10 @@
 
 A refund has no caller-chosen id (contract §5), so :class:`XportcnCreateRefundOperator` finds
 out whether an earlier try already opened it: ``task_state_store`` first, then the order's
-sub-orders (``order_detail`` → ``productItems[].refundId`` → ``refund_detail``); an open refund
-(not ``refundsuccess``/``refundclose``) on exactly the requested sub-orders is reused.
+sub-orders (``order_detail`` → ``productItems[].refundId`` → ``refund_detail``); a refund on
+exactly the requested sub-orders that is open or has already succeeded is reused (only a
+``refundclose`` one lets a new refund be opened: a refund that succeeded between a crashed try
+and its retry must not be opened twice).
 Cancelling an already closed refund, or submitting the same return waybill twice, is success.
 """
 
@@ -349,7 +351,7 @@ class XportcnUploadRefundVoucherOperator(XportcnBaseOperator):
 class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperator):
     """Open a refund on sub-orders of a 1688 order, once; returns the refund id.
 
-    Before creating, an open refund on exactly the same sub-orders is looked up and reused
+    Before creating, a refund (open or succeeded) on exactly the same sub-orders is looked up and reused
     (``reuse_open_refund``); see the module docstring. Amounts are integers in fen.
 
     :param order_id: the 1688 order (templated).
@@ -362,7 +364,8 @@ class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperat
     :param goods_status: ``received`` or ``not_received``.
     :param vouchers: voucher image URLs (from :class:`XportcnUploadRefundVoucherOperator`).
     :param order_entry_count_list: ``[{id, count}]`` for partial quantities.
-    :param reuse_open_refund: reuse an open refund on the same sub-orders (default ``True``).
+    :param reuse_open_refund: reuse an open or succeeded refund on the same sub-orders (default
+        ``True``; the name is kept for compatibility).
     :param wait_for_completion: after creating, wait until the refund reaches a target status.
     :param target_statuses: statuses that end the wait (default ``refundsuccess``); e.g.
         ``"waitbuyersend"`` to continue once the seller asks for the goods back.
@@ -496,7 +499,7 @@ class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperat
         )
 
     def _open_refund(self, order_id: str, entries: list[str]) -> str | None:
-        """An open refund on exactly ``entries`` of ``order_id``, found through the order's sub-orders."""
+        """A refund (open or succeeded) on exactly ``entries`` of ``order_id``, via its sub-orders."""
         detail = self.hook.order_detail(order_id=order_id)
         items = detail.get("productItems") if isinstance(detail, Mapping) else None
         items = [i for i in items or [] if isinstance(i, Mapping)]
@@ -520,8 +523,10 @@ class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperat
         for refund_id in candidates:
             refund = self.hook.refund_detail(refund_id=refund_id)
             status = st.REFUND_STATUS.normalize(refund.get("status") if isinstance(refund, Mapping) else None)
-            if status in st.REFUND_STATUS.terminal:
+            if status == st.REFUNDCLOSE:  # closed: a new refund is legitimate
                 continue
+            # Open, or already succeeded: either way the work is done or under way. A refund that
+            # succeeded between a crashed try and its retry must not be opened a second time.
             covered = (
                 {str(e) for e in (refund.get("orderEntryIds") or [])}
                 if isinstance(refund, Mapping)
@@ -533,11 +538,11 @@ class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperat
                 self.log_action(
                     "refund_detail",
                     {"order_id": order_id, "refund_id": refund_id},
-                    f"an open refund ({status}) already covers these sub-orders; reusing it",
+                    f"refund ({status}) already covers these sub-orders; reusing it",
                 )
                 return refund_id
             raise XportcnValidationError(
-                f"order_entry_ids: sub-order(s) {', '.join(sorted(covered & wanted))} already have open "
+                f"order_entry_ids: sub-order(s) {', '.join(sorted(covered & wanted))} already have "
                 f"refund {refund_id} ({status}) covering {', '.join(sorted(covered))}; cancel it first "
                 "or request exactly those sub-orders.",
                 parameter="order_entry_ids",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from xportcn_provider.api import statuses as st
 from xportcn_provider.sandbox import lifecycle
 from xportcn_provider.sandbox.config import SandboxConfig
 from xportcn_provider.sandbox.ids import IdFactory
@@ -106,11 +107,15 @@ class Store:
             lifecycle.advance_refund(refund, self.now(), self.config)
         return refund
 
-    def open_refund_of_entry(self, entry_id: str) -> Refund | None:
-        """The refund still open on an order entry (at most one exists)."""
+    def current_refund_of_entry(self, entry_id: str) -> Refund | None:
+        """The refund an order entry shows: the newest one that is open or succeeded.
+
+        Like 1688's order detail, an entry keeps showing its refund once it has succeeded (the
+        money went back); only a closed (cancelled/refused-and-closed) refund stops counting.
+        """
         for refund_id in reversed(self.refunds_by_entry.get(entry_id, [])):
             refund = self.refund(refund_id)
-            if refund is not None and refund.status in lifecycle.OPEN_REFUND:
+            if refund is not None and refund.status != st.REFUNDCLOSE:
                 return refund
         return None
 

@@ -39,7 +39,7 @@ def order_summary(order: Order) -> dict[str, Any]:
 def order_detail(order: Order, store: Store) -> dict[str, Any]:
     items = []
     for item in order.items:
-        refund = store.open_refund_of_entry(item.sub_item_id)
+        refund = store.current_refund_of_entry(item.sub_item_id)
         items.append(
             {
                 "subItemID": item.sub_item_id,

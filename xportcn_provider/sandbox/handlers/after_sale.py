@@ -75,11 +75,12 @@ def refund_create(ctx: Context, body: Body) -> Any:
     if order.status in (st.WAITBUYERPAY, st.ORDER_CANCEL, st.TERMINATED):
         raise conflict(f"order {order.order_id} is {order.status}: only a paid order can be refunded")
     for entry in entries:
-        open_refund = store.open_refund_of_entry(entry.sub_item_id)
-        if open_refund is not None:
+        current = store.current_refund_of_entry(entry.sub_item_id)
+        if current is not None:
+            state = "a refund that succeeded" if current.status == st.REFUNDSUCCESS else "an open refund"
             raise conflict(
-                f"entry {entry.sub_item_id} of order {order.order_id} already has an open refund "
-                f"{open_refund.refund_id} ({open_refund.status}); reuse it instead of creating another"
+                f"entry {entry.sub_item_id} of order {order.order_id} already has {state} "
+                f"{current.refund_id} ({current.status}); reuse it instead of creating another"
             )
     now = store.now()
     refund = Refund(
