@@ -267,3 +267,25 @@ def format_table(results: Mapping[str, Mapping[str, Any]]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def markdown_table(document: Mapping[str, Any]) -> str:
+    """The README/performance table for a ``results.json`` document (a test keeps both in sync)."""
+    meta = document.get("_meta", {})
+    machine = meta.get("machine", {})
+    lines = [
+        f"Measured {str(meta.get('date', '?'))[:10]} on {machine.get('cpus', '?')} cores, "
+        f"{machine.get('memory_gib', '?')} GiB, Python {machine.get('python', '?')} "
+        "(`bench/results.json`):",
+        "",
+        "| benchmark | ours | anchor | unit | ratio (ours / anchor) | goal | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, entry in document.items():
+        if name.startswith("_"):
+            continue
+        lines.append(
+            f"| `{name}` | {_fmt(entry['ours'])} | {_fmt(entry['anchor'])} | {entry['unit']} | "
+            f"**{_fmt(entry['ratio'])}** | ≤ {_fmt(entry['goal'])} | {'yes' if entry['met'] else 'no'} |"
+        )
+    return "\n".join(lines)

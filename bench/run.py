@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # ``python bench/run.py``: make ``bench`` importa
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import BENCHMARKS
-from bench._common import QUICK_RESULTS_PATH, RESULTS_PATH, format_table, write_results
+from bench._common import QUICK_RESULTS_PATH, RESULTS_PATH, format_table, markdown_table, write_results
 
 
 def _previous(path: Path) -> dict[str, Any]:
@@ -39,7 +39,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeatable)"
     )
     parser.add_argument("--out", type=Path, help="results file (default bench/results.json)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the README table of the results file and exit"
+    )
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown_table(json.loads((args.out or RESULTS_PATH).read_text())))
+        return 0
     out = args.out or (QUICK_RESULTS_PATH if args.quick else RESULTS_PATH)
     selected = [name for name in BENCHMARKS if not args.only or name in args.only]
 

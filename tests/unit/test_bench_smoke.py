@@ -108,3 +108,13 @@ async def test_sandbox_await_mirror_answers_404_until_the_status_is_reached() ->
         missing = await client.get("/_sandbox/await/order/nope", params={"status": "x"})
         assert missing.status_code == 404
     assert sandbox.calls.stats()["requests"] == 3
+
+
+def test_readme_and_performance_doc_show_the_recorded_results() -> None:
+    """The tables in the docs are the ones ``bench/results.json`` holds (no stale numbers)."""
+    from bench._common import RESULTS_PATH, markdown_table
+
+    table = markdown_table(json.loads(RESULTS_PATH.read_text()))
+    for doc in ("README.md", "docs/performance.md"):
+        text = (REPO_ROOT / doc).read_text()
+        assert table in text, f"{doc} is out of date: paste the output of `python -m bench.run --markdown`"
