@@ -250,7 +250,45 @@ def page_param_names(endpoint: Endpoint) -> tuple[str, str]:
 # --- the clients ------------------------------------------------------------------------------
 
 
-class XportcnClient:
+class _ClientBase:
+    """What both clients share: credentials, settings, logging and the test seams."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        settings: ClientSettings | None,
+        logger: logging.Logger | None,
+        clock: Callable[[], str],
+        nonce_factory: Callable[[], str],
+        sleep: Callable[[float], Any] | None,
+    ) -> None:
+        self.credentials = credentials
+        self.settings = settings or ClientSettings()
+        self.log = logger or log
+        self.clock = clock
+        self.nonce_factory = nonce_factory
+        self.sleep = sleep
+
+    def __repr__(self) -> str:
+        base, key = self.settings.base_url, self.credentials.access_key
+        return f"{type(self).__name__}(base_url={base!r}, access_key={key!r})"
+
+    def _prepare(
+        self, name: str, payload: Mapping[str, Any] | None, params: Mapping[str, Any] | None
+    ) -> PreparedCall:
+        """One freshly signed attempt (a new nonce and timestamp every time)."""
+        return prepare_call(
+            self.credentials,
+            self.settings,
+            name,
+            payload,
+            params,
+            clock=self.clock,
+            nonce_factory=self.nonce_factory,
+        )
+
+
+class XportcnClient(_ClientBase):
     """Blocking client: one keep-alive ``requests.Session``, every attempt freshly signed."""
 
     def __init__(
@@ -264,19 +302,9 @@ class XportcnClient:
         nonce_factory: Callable[[], str] = new_nonce,
         sleep: Callable[[float], Any] | None = None,
     ) -> None:
-        self.credentials = credentials
-        self.settings = settings or ClientSettings()
+        super().__init__(credentials, settings, logger, clock, nonce_factory, sleep)
         self.session = session or requests.Session()
-        self.log = logger or log
-        self.clock = clock
-        self.nonce_factory = nonce_factory
-        self.sleep = sleep
         self.last_envelope: Envelope | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"XportcnClient(base_url={self.settings.base_url!r}, access_key={self.credentials.access_key!r})"
-        )
 
     def close(self) -> None:
         self.session.close()
@@ -311,15 +339,7 @@ class XportcnClient:
     def _attempt(
         self, name: str, payload: Mapping[str, Any] | None, params: Mapping[str, Any] | None
     ) -> Envelope:
-        call = prepare_call(
-            self.credentials,
-            self.settings,
-            name,
-            payload,
-            params,
-            clock=self.clock,
-            nonce_factory=self.nonce_factory,
-        )
+        call = self._prepare(name, payload, params)
         try:
             response = self.session.request(
                 call.method,
@@ -370,7 +390,7 @@ class XportcnClient:
             page += 1
 
 
-class AsyncXportcnClient:
+class AsyncXportcnClient(_ClientBase):
     """Non-blocking client on ``httpx.AsyncClient``; share one ``client`` across many callers."""
 
     def __init__(
@@ -384,18 +404,9 @@ class AsyncXportcnClient:
         nonce_factory: Callable[[], str] = new_nonce,
         sleep: Callable[[float], Any] | None = None,
     ) -> None:
-        self.credentials = credentials
-        self.settings = settings or ClientSettings()
+        super().__init__(credentials, settings, logger, clock, nonce_factory, sleep)
         self._owns_client = client is None
         self.client = client or httpx.AsyncClient(timeout=self.settings.timeout)
-        self.log = logger or log
-        self.clock = clock
-        self.nonce_factory = nonce_factory
-        self.sleep = sleep
-
-    def __repr__(self) -> str:
-        base, key = self.settings.base_url, self.credentials.access_key
-        return f"AsyncXportcnClient(base_url={base!r}, access_key={key!r})"
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -450,15 +461,7 @@ class AsyncXportcnClient:
     async def _attempt(
         self, name: str, payload: Mapping[str, Any] | None, params: Mapping[str, Any] | None
     ) -> Envelope:
-        call = prepare_call(
-            self.credentials,
-            self.settings,
-            name,
-            payload,
-            params,
-            clock=self.clock,
-            nonce_factory=self.nonce_factory,
-        )
+        call = self._prepare(name, payload, params)
         try:
             response = await self.client.request(
                 call.method,
