@@ -84,6 +84,22 @@ class XportcnEndpointMethods:
     def _invoke(self, name: str, fields: Mapping[str, Any], extra: Extra = None) -> Any:
         return self.call(name, build_body(name, fields, extra))
 
+    def _image_search(
+        self,
+        name: str,
+        image_base64: str | None,
+        image_address: str | None,
+        paging: Mapping[str, Any],
+        extra: Extra,
+    ) -> Any:
+        """Both image searches: one of the two image sources is required (the catalogue can't say "or")."""
+        if not image_base64 and not image_address:
+            raise XportcnValidationError(
+                f"{name}: give image_base64 or image_address.", parameter="image_base64", endpoint=name
+            )
+        fields = {"imageBase64": image_base64, "imageAddress": image_address, **paging}
+        return self._invoke(name, fields, extra)
+
     # --- basics ----------------------------------------------------------------------------------
     def address_list(self, *, extra: Extra = None) -> Json:
         """Saved receiving addresses."""
@@ -208,17 +224,8 @@ class XportcnEndpointMethods:
         page_size: int | None = None,
         extra: Extra = None,
     ) -> Json:
-        if not image_base64 and not image_address:
-            raise XportcnValidationError(
-                "product_image_search: give image_base64 or image_address.", parameter="image_base64"
-            )
-        fields = {
-            "imageBase64": image_base64,
-            "imageAddress": image_address,
-            "beginPage": begin_page,
-            "pageSize": page_size,
-        }
-        return self._invoke("product_image_search", fields, extra)
+        paging = {"beginPage": begin_page, "pageSize": page_size}
+        return self._image_search("product_image_search", image_base64, image_address, paging, extra)
 
     def product_category(self, *, category_id: str | int | None = None, extra: Extra = None) -> Json:
         return self._invoke("product_category", {"categoryId": category_id}, extra)
@@ -455,17 +462,8 @@ class XportcnEndpointMethods:
         page_size: int | None = None,
         extra: Extra = None,
     ) -> Json:
-        if not image_base64 and not image_address:
-            raise XportcnValidationError(
-                "taobao_product_image_search: give image_base64 or image_address.", parameter="image_base64"
-            )
-        fields = {
-            "imageBase64": image_base64,
-            "imageAddress": image_address,
-            "pageNo": page_no,
-            "pageSize": page_size,
-        }
-        return self._invoke("taobao_product_image_search", fields, extra)
+        paging = {"pageNo": page_no, "pageSize": page_size}
+        return self._image_search("taobao_product_image_search", image_base64, image_address, paging, extra)
 
     def taobao_order_render(
         self, *, items: list[Mapping[str, Any]], address: Mapping[str, Any], extra: Extra = None
