@@ -23,7 +23,7 @@ def _with_overrides(record: Tracked, view: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def order_summary(order: Order) -> dict[str, Any]:
+def order_summary(order: Order | TaobaoOrder) -> dict[str, Any]:
     return _with_overrides(
         order,
         {
@@ -98,16 +98,8 @@ def order_logistics(order: Order) -> dict[str, Any]:
 
 
 def taobao_summary(order: TaobaoOrder) -> dict[str, Any]:
-    return _with_overrides(
-        order,
-        {
-            "orderId": order.order_id,
-            "outOrderId": order.out_order_id,
-            "status": order.status,
-            "sumPayment": order.total,
-            "createTime": iso(order.created),
-        },
-    )
+    """A Taobao order in a list page: the same summary as a 1688 order (numeric ``status``)."""
+    return order_summary(order)
 
 
 def refund_detail(refund: Refund) -> dict[str, Any]:
