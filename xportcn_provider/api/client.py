@@ -9,6 +9,8 @@ the same by construction.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -403,10 +405,13 @@ class AsyncXportcnClient(_ClientBase):
         clock: Callable[[], str] = current_timestamp,
         nonce_factory: Callable[[], str] = new_nonce,
         sleep: Callable[[float], Any] | None = None,
+        gate: asyncio.Semaphore | None = None,
     ) -> None:
         super().__init__(credentials, settings, logger, clock, nonce_factory, sleep)
         self._owns_client = client is None
         self.client = client or httpx.AsyncClient(timeout=self.settings.timeout)
+        #: Bounds how many requests enter ``client`` at once (see ``hooks.async_client.request_gate``).
+        self.gate = gate
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -463,14 +468,15 @@ class AsyncXportcnClient(_ClientBase):
     ) -> Envelope:
         call = self._prepare(name, payload, params)
         try:
-            response = await self.client.request(
-                call.method,
-                call.url,
-                headers=call.headers,
-                params=call.params or None,
-                content=call.body,
-                timeout=self.settings.timeout,
-            )
+            async with self.gate or contextlib.nullcontext():
+                response = await self.client.request(
+                    call.method,
+                    call.url,
+                    headers=call.headers,
+                    params=call.params or None,
+                    content=call.body,
+                    timeout=self.settings.timeout,
+                )
         except httpx.TimeoutException:
             raise XportcnTimeoutError(
                 f"Xportcn {name} did not answer within {self.settings.timeout:g}s.", endpoint=name

@@ -21,7 +21,7 @@ from xportcn_provider.connection import (
     XportcnConnectionConfig,
     read_connection,
 )
-from xportcn_provider.hooks.async_client import shared_async_client
+from xportcn_provider.hooks.async_client import request_gate, shared_async_client
 from xportcn_provider.hooks.endpoint_methods import XportcnEndpointMethods
 
 
@@ -106,6 +106,7 @@ class XportcnHook(XportcnEndpointMethods, BaseHook):
                 config.settings,
                 client=http,
                 logger=self.log,  # type: ignore[arg-type]
+                gate=request_gate(http),
             )
 
     def get_conn(self) -> XportcnClient:
