@@ -35,7 +35,7 @@ from xportcn_provider.operators import (
     XportcnSubmitReturnLogisticsOperator,
     XportcnTaobaoCreateOrderOperator,
 )
-from xportcn_provider.operators.base import MAX_PAYLOAD_BYTES
+from xportcn_provider.operators.validation import MAX_PAYLOAD_BYTES
 from xportcn_provider.sandbox import SandboxHandle
 from xportcn_provider.sensors.status import (
     XportcnLogisticsStatusSensor,

@@ -20,301 +20,41 @@ even a lookup (:meth:`recall` / :meth:`remember`).
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import json
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, conf
 
 from xportcn_provider.api.endpoints import get_endpoint
-from xportcn_provider.api.errors import XportcnError, XportcnValidationError
+from xportcn_provider.api.errors import XportcnError
 from xportcn_provider.api.waits import WaitSpec
 from xportcn_provider.connection import DEFAULT_CONN_ID
 from xportcn_provider.hooks.xportcn import XportcnHook
 from xportcn_provider.links import console_link
+from xportcn_provider.operators.validation import (
+    MAX_PAYLOAD_BYTES,
+    check_payload_size,
+    invalid,
+    is_blank,
+    optional_mapping,
+    optional_positive_number,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-#: Largest request body an operator sends (JSON, UTF-8). Larger is almost certainly a mistake
-#: (a whole XCom list pasted into a field) and the server would refuse it after a slow upload.
-MAX_PAYLOAD_BYTES = 1024 * 1024
 #: Longest id the provider derives on its own (``out_order_id``, ``tmall_order_id``).
 DERIVED_ID_LENGTH = 32
 DERIVED_ID_PREFIX = "af-"
-#: Longest caller-chosen id accepted (the contract publishes no limit; 64 is generous).
-MAX_CALLER_ID_LENGTH = 64
 #: Prefix of every key this provider writes into ``task_state_store``.
 STATE_PREFIX = "xportcn"
 #: Defaults of the operators that wait (same meaning as the sensors' poke_interval/timeout).
 DEFAULT_POLL_INTERVAL = 60.0
 DEFAULT_WAIT_TIMEOUT = 7 * 24 * 3600.0
-
-
-# --- validation helpers (all raise XportcnValidationError naming the parameter) ---------------
-
-
-def _fail(parameter: str, message: str) -> XportcnValidationError:
-    return XportcnValidationError(f"{parameter}: {message}", parameter=parameter)
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def require_id(value: Any, parameter: str) -> str:
-    """A remote or caller id: a non-empty string or an integer, returned as a stripped string."""
-    if _is_blank(value):
-        raise _fail(parameter, "is required (a non-empty id).")
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _fail(parameter, f"must be a string or an integer id, got {type(value).__name__}.")
-    text = str(value).strip()
-    if len(text) > 128 or any(ch.isspace() for ch in text):
-        raise _fail(parameter, f"{text[:40]!r} does not look like an id (no spaces, at most 128 chars).")
-    return text
-
-
-def optional_id(value: Any, parameter: str) -> str | None:
-    return None if _is_blank(value) else require_id(value, parameter)
-
-
-def caller_id(value: Any, parameter: str) -> str:
-    """A caller-chosen idempotency key: printable, no spaces, at most 64 characters."""
-    text = require_id(value, parameter)
-    if len(text) > MAX_CALLER_ID_LENGTH:
-        raise _fail(parameter, f"must be at most {MAX_CALLER_ID_LENGTH} characters, got {len(text)}.")
-    return text
-
-
-def require_str(value: Any, parameter: str, *, max_length: int = 2000) -> str:
-    if _is_blank(value):
-        raise _fail(parameter, "is required (a non-empty string).")
-    if not isinstance(value, str):
-        raise _fail(parameter, f"must be a string, got {type(value).__name__}.")
-    if len(value) > max_length:
-        raise _fail(parameter, f"must be at most {max_length} characters, got {len(value)}.")
-    return value.strip()
-
-
-def optional_str(value: Any, parameter: str, *, max_length: int = 2000) -> str | None:
-    return None if _is_blank(value) else require_str(value, parameter, max_length=max_length)
-
-
-def _as_int(value: Any, parameter: str, what: str) -> int:
-    if isinstance(value, bool):
-        raise _fail(parameter, f"must be {what}, got a boolean.")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        # A rendered template ("{{ params.qty }}") arrives as text.
-        return int(value.strip())
-    raise _fail(parameter, f"must be {what}, got {value!r}.")
-
-
-def require_positive_int(value: Any, parameter: str) -> int:
-    """A quantity or an amount in fen that must be at least 1."""
-    if value is None:
-        raise _fail(parameter, "is required (a whole number > 0).")
-    number = _as_int(value, parameter, "a whole number > 0")
-    if number <= 0:
-        raise _fail(parameter, f"must be > 0, got {number}.")
-    return number
-
-
-def optional_non_negative_int(value: Any, parameter: str) -> int | None:
-    if value is None:
-        return None
-    number = _as_int(value, parameter, "a whole number >= 0")
-    if number < 0:
-        raise _fail(parameter, f"must be >= 0, got {number}.")
-    return number
-
-
-def optional_positive_number(value: Any, parameter: str) -> float | None:
-    """A weight or a size: any finite number > 0."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise _fail(parameter, f"must be a number > 0, got {value!r}.") from None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _fail(parameter, f"must be a number > 0, got {value!r}.")
-    if value <= 0:
-        raise _fail(parameter, f"must be > 0, got {value}.")
-    return value
-
-
-def require_choice(value: Any, parameter: str, choices: Iterable[str]) -> str:
-    allowed = tuple(choices)
-    if value not in allowed:
-        raise _fail(parameter, f"must be one of {', '.join(allowed)}, got {value!r}.")
-    return str(value)
-
-
-def optional_choice(value: Any, parameter: str, choices: Iterable[str]) -> str | None:
-    return None if value is None else require_choice(value, parameter, choices)
-
-
-def coerce_json(value: Any, parameter: str) -> Any:
-    """A structure that may have been rendered to text by a template, parsed back.
-
-    Airflow renders templates to strings unless the DAG sets ``render_template_as_native_obj``;
-    a JSON or Python-literal string is parsed so both DAG styles work.
-    """
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if not text or text[0] not in "[{":
-        return value
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        raise _fail(parameter, "is text that is neither JSON nor a Python literal.") from None
-
-
-def require_mapping(value: Any, parameter: str, *, required_keys: Sequence[str] = ()) -> dict[str, Any]:
-    value = coerce_json(value, parameter)
-    if value is None or value == {}:
-        raise _fail(parameter, "is required (a JSON object).")
-    if not isinstance(value, Mapping):
-        raise _fail(parameter, f"must be a mapping (JSON object), got {type(value).__name__}.")
-    missing = [k for k in required_keys if _is_blank(value.get(k))]
-    if missing:
-        raise _fail(parameter, f"is missing {', '.join(repr(k) for k in missing)}.")
-    return dict(value)
-
-
-def optional_mapping(value: Any, parameter: str) -> dict[str, Any] | None:
-    value = coerce_json(value, parameter)
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise _fail(parameter, f"must be a mapping (JSON object), got {type(value).__name__}.")
-    return dict(value)
-
-
-def require_items(
-    value: Any,
-    parameter: str,
-    *,
-    id_keys: Sequence[str] = (),
-    quantity_key: str | None = "quantity",
-    quantity_required: bool = True,
-    max_items: int = 500,
-) -> list[dict[str, Any]]:
-    """A non-empty list of objects; each names its id fields and has a positive quantity."""
-    value = coerce_json(value, parameter)
-    if value is None or (isinstance(value, list | tuple) and not value):
-        raise _fail(parameter, "is required (a non-empty list of objects).")
-    if not isinstance(value, list | tuple):
-        raise _fail(parameter, f"must be a list of objects, got {type(value).__name__}.")
-    if len(value) > max_items:
-        raise _fail(parameter, f"has {len(value)} entries; at most {max_items} are accepted.")
-    items: list[dict[str, Any]] = []
-    for index, item in enumerate(value):
-        where = f"{parameter}[{index}]"
-        if not isinstance(item, Mapping):
-            raise XportcnValidationError(
-                f"{where} must be an object, got {type(item).__name__}.", parameter=parameter
-            )
-        entry = dict(item)
-        for key in id_keys:
-            if _is_blank(entry.get(key)):
-                raise XportcnValidationError(f"{where} is missing {key!r}.", parameter=parameter)
-            entry[key] = _item_id(entry[key], where, key, parameter)
-        if quantity_key is not None and (quantity_required or entry.get(quantity_key) is not None):
-            entry[quantity_key] = _item_quantity(entry.get(quantity_key), where, quantity_key, parameter)
-        items.append(entry)
-    return items
-
-
-def _item_id(value: Any, where: str, key: str, parameter: str) -> Any:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise XportcnValidationError(
-            f"{where}.{key} must be a string or an integer id, got {type(value).__name__}.",
-            parameter=parameter,
-        )
-    return value
-
-
-def _item_quantity(value: Any, where: str, key: str, parameter: str) -> int:
-    try:
-        return require_positive_int(value, f"{where}.{key}")
-    except XportcnValidationError as err:
-        raise XportcnValidationError(err.message, parameter=parameter) from None
-
-
-def require_id_list(value: Any, parameter: str, *, max_items: int = 500) -> list[str]:
-    """A non-empty list of ids (strings or integers); duplicates are an error."""
-    value = coerce_json(value, parameter)
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        value = [value]
-    if value is None or (isinstance(value, list | tuple) and not value):
-        raise _fail(parameter, "is required (a non-empty list of ids).")
-    if not isinstance(value, list | tuple):
-        raise _fail(parameter, f"must be a list of ids, got {type(value).__name__}.")
-    if len(value) > max_items:
-        raise _fail(parameter, f"has {len(value)} ids; at most {max_items} are accepted.")
-    ids = [require_id(v, f"{parameter}[{i}]") for i, v in enumerate(value)]
-    if len(set(ids)) != len(ids):
-        raise _fail(parameter, "contains the same id twice.")
-    return ids
-
-
-def optional_str_list(value: Any, parameter: str, *, max_items: int = 50) -> list[str] | None:
-    value = coerce_json(value, parameter)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list | tuple):
-        raise _fail(parameter, f"must be a list of strings, got {type(value).__name__}.")
-    if len(value) > max_items:
-        raise _fail(parameter, f"has {len(value)} entries; at most {max_items} are accepted.")
-    for i, v in enumerate(value):
-        if not isinstance(v, str) or not v.strip():
-            raise _fail(parameter, f"entry {i} must be a non-empty string, got {v!r}.")
-    return [v.strip() for v in value]
-
-
-def optional_bool(value: Any, parameter: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise _fail(parameter, f"must be True or False, got {value!r}.")
-
-
-def check_payload_size(fields: Mapping[str, Any], limit: int = MAX_PAYLOAD_BYTES) -> int:
-    """Fail when the JSON body would exceed ``limit`` bytes, naming the biggest field."""
-    sizes: dict[str, int] = {}
-    for name, value in fields.items():
-        try:
-            sizes[name] = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
-        except (TypeError, ValueError) as exc:
-            raise _fail(name, f"is not JSON-serialisable ({exc}).") from None
-    total = sum(sizes.values())
-    if total > limit:
-        biggest = max(sizes, key=lambda k: sizes[k])
-        raise _fail(
-            biggest,
-            f"the request would be {total} bytes of JSON ({biggest} alone {sizes[biggest]}); "
-            f"the limit is {limit} bytes.",
-        )
-    return total
 
 
 def derived_id(context: Context | Mapping[str, Any], *, salt: str = "") -> str:
@@ -370,8 +110,8 @@ class XportcnBaseOperator(BaseOperator):
 
     # --- the execute template ---------------------------------------------------------------
     def execute(self, context: Context) -> Any:
-        if _is_blank(self.xportcn_conn_id) or not isinstance(self.xportcn_conn_id, str):
-            raise _fail("xportcn_conn_id", "is required (the id of an Xportcn connection).")
+        if is_blank(self.xportcn_conn_id) or not isinstance(self.xportcn_conn_id, str):
+            raise invalid("xportcn_conn_id", "is required (the id of an Xportcn connection).")
         request = self.build_request()
         self._check_extra_keys(request.get("extra"))
         check_payload_size(request, self.max_payload_bytes)
@@ -384,7 +124,7 @@ class XportcnBaseOperator(BaseOperator):
             return
         known = sorted(set(extra) & set(get_endpoint(self.endpoint_name).fields))
         if known:
-            raise _fail(
+            raise invalid(
                 "extra",
                 f"{', '.join(known)} is a known {self.endpoint_name} field; pass it as the operator's "
                 "keyword argument instead.",
@@ -467,18 +207,18 @@ def wait_settings(poll_interval: Any, timeout: Any) -> tuple[float, float | None
     """Validated ``poll_interval`` (> 0 s) and ``timeout`` (>= 0 s, or ``None`` for no limit)."""
     interval = optional_positive_number(poll_interval, "poll_interval")
     if interval is None:
-        raise _fail("poll_interval", "is required (seconds > 0).")
+        raise invalid("poll_interval", "is required (seconds > 0).")
     if timeout is None:
         return float(interval), None
     if isinstance(timeout, str):
         try:
             timeout = float(timeout)
         except ValueError:
-            raise _fail("timeout", f"must be a number of seconds >= 0, got {timeout!r}.") from None
+            raise invalid("timeout", f"must be a number of seconds >= 0, got {timeout!r}.") from None
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout):
-        raise _fail("timeout", f"must be a number of seconds >= 0, got {timeout!r}.")
+        raise invalid("timeout", f"must be a number of seconds >= 0, got {timeout!r}.")
     if timeout < 0:
-        raise _fail("timeout", f"must be >= 0, got {timeout}.")
+        raise invalid("timeout", f"must be >= 0, got {timeout}.")
     return float(interval), float(timeout)
 
 

@@ -16,6 +16,8 @@ from xportcn_provider.api.client import page_items
 from xportcn_provider.api.errors import XportcnProtocolError, XportcnValidationError
 from xportcn_provider.operators.base import (
     XportcnBaseOperator,
+)
+from xportcn_provider.operators.validation import (
     optional_id,
     optional_str,
     require_str,

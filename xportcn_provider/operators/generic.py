@@ -19,6 +19,8 @@ from xportcn_provider.api.endpoints import CATALOGUE, ENDPOINT_NAMES
 from xportcn_provider.api.errors import XportcnValidationError
 from xportcn_provider.operators.base import (
     XportcnBaseOperator,
+)
+from xportcn_provider.operators.validation import (
     optional_bool,
     optional_mapping,
     require_positive_int,

@@ -19,9 +19,11 @@ from xportcn_provider.api.errors import XportcnProtocolError, XportcnValidationE
 from xportcn_provider.links import XportcnLogisticsLink
 from xportcn_provider.operators.base import (
     XportcnBaseOperator,
+    derived_id,
+)
+from xportcn_provider.operators.validation import (
     caller_id,
     coerce_json,
-    derived_id,
     optional_id,
     optional_str,
     require_id,

@@ -27,16 +27,18 @@ from xportcn_provider.operators.base import (
     DEFAULT_WAIT_TIMEOUT,
     XportcnBaseOperator,
     XportcnWaitingOperatorMixin,
-    caller_id,
     default_deferrable,
     derived_id,
+    wait_settings,
+)
+from xportcn_provider.operators.validation import (
+    caller_id,
     optional_id,
     optional_str,
     require_id,
     require_items,
     require_mapping,
     require_positive_int,
-    wait_settings,
 )
 
 if TYPE_CHECKING:

@@ -34,10 +34,13 @@ from xportcn_provider.links import XportcnRefundLink
 from xportcn_provider.operators.base import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_WAIT_TIMEOUT,
-    MAX_PAYLOAD_BYTES,
     XportcnBaseOperator,
     XportcnWaitingOperatorMixin,
     default_deferrable,
+    wait_settings,
+)
+from xportcn_provider.operators.validation import (
+    MAX_PAYLOAD_BYTES,
     optional_bool,
     optional_choice,
     optional_id,
@@ -50,7 +53,6 @@ from xportcn_provider.operators.base import (
     require_items,
     require_positive_int,
     require_str,
-    wait_settings,
 )
 
 if TYPE_CHECKING:

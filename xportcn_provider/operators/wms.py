@@ -20,6 +20,8 @@ from xportcn_provider.api.errors import XportcnConflictError, XportcnNotFoundErr
 from xportcn_provider.links import XportcnPackageLink
 from xportcn_provider.operators.base import (
     XportcnBaseOperator,
+)
+from xportcn_provider.operators.validation import (
     caller_id,
     optional_id,
     optional_mapping,

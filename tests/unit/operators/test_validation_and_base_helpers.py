@@ -7,7 +7,7 @@ import re
 import pytest
 
 from xportcn_provider.api.errors import XportcnValidationError
-from xportcn_provider.operators import base
+from xportcn_provider.operators import base, validation
 from xportcn_provider.operators.orders import XportcnPayOrderOperator
 
 from .conftest import FakeTI, make_context
@@ -15,13 +15,13 @@ from .conftest import FakeTI, make_context
 
 @pytest.mark.parametrize(("value", "expected"), [(1, 1), ("3", 3), (2.0, 2), (" 7 ", 7)])
 def test_positive_int_accepts_whole_numbers_and_rendered_text(value, expected):
-    assert base.require_positive_int(value, "quantity") == expected
+    assert validation.require_positive_int(value, "quantity") == expected
 
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, "1.5", "abc", True, None, [1], float("nan")])
 def test_positive_int_refuses(value):
     with pytest.raises(XportcnValidationError) as err:
-        base.require_positive_int(value, "quantity")
+        validation.require_positive_int(value, "quantity")
     assert err.value.parameter == "quantity"
     assert str(err.value).startswith("quantity:")
 
@@ -29,26 +29,26 @@ def test_positive_int_refuses(value):
 @pytest.mark.parametrize("value", ["", "  ", None, True, 1.5, ["1"], "a b", "x" * 129])
 def test_require_id_refuses(value):
     with pytest.raises(XportcnValidationError) as err:
-        base.require_id(value, "order_id")
+        validation.require_id(value, "order_id")
     assert err.value.parameter == "order_id"
 
 
 def test_require_id_normalises():
-    assert base.require_id(2618493058261900001, "order_id") == "2618493058261900001"
-    assert base.require_id(" TQ1 ", "refund_id") == "TQ1"
+    assert validation.require_id(2618493058261900001, "order_id") == "2618493058261900001"
+    assert validation.require_id(" TQ1 ", "refund_id") == "TQ1"
 
 
 def test_coerce_json_parses_rendered_structures():
-    assert base.coerce_json('{"a": 1}', "p") == {"a": 1}
-    assert base.coerce_json("[{'a': 1}]", "p") == [{"a": 1}]
-    assert base.coerce_json("plain text", "p") == "plain text"
+    assert validation.coerce_json('{"a": 1}', "p") == {"a": 1}
+    assert validation.coerce_json("[{'a': 1}]", "p") == [{"a": 1}]
+    assert validation.coerce_json("plain text", "p") == "plain text"
     with pytest.raises(XportcnValidationError, match="neither JSON"):
-        base.coerce_json("{not: valid", "p")
+        validation.coerce_json("{not: valid", "p")
 
 
 def test_require_items_names_the_entry():
     with pytest.raises(XportcnValidationError, match=r"cargo\[1\]\.quantity") as err:
-        base.require_items(
+        validation.require_items(
             [{"offerId": "1", "quantity": 1}, {"offerId": "2", "quantity": 0}], "cargo", id_keys=("offerId",)
         )
     assert err.value.parameter == "cargo"
@@ -56,14 +56,14 @@ def test_require_items_names_the_entry():
 
 def test_payload_size_names_the_biggest_field():
     with pytest.raises(XportcnValidationError) as err:
-        base.check_payload_size({"small": "x", "big": "y" * 200}, limit=100)
+        validation.check_payload_size({"small": "x", "big": "y" * 200}, limit=100)
     assert err.value.parameter == "big"
-    assert base.check_payload_size({"a": "中"}, limit=100) == len('"中"'.encode())
+    assert validation.check_payload_size({"a": "中"}, limit=100) == len('"中"'.encode())
 
 
 def test_payload_must_be_json():
     with pytest.raises(XportcnValidationError) as err:
-        base.check_payload_size({"extra": {"when": object()}})
+        validation.check_payload_size({"extra": {"when": object()}})
     assert err.value.parameter == "extra"
 
 
