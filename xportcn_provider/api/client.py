@@ -33,7 +33,10 @@ from xportcn_provider.api.errors import (
     XportcnValidationError,
 )
 from xportcn_provider.api.signing import (
+    DEFAULT_SIGNATURE_RULE,
+    UnknownSignatureRuleError,
     current_timestamp,
+    get_signature_rule,
     new_nonce,
     query_signature_params,
     signed_headers,
@@ -42,6 +45,10 @@ from xportcn_provider.api.signing import (
 DEFAULT_BASE_URL = "https://www.xportcn.com/api"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
+#: Ten keep-alive sockets serve thousands of waits polling every few seconds (``make bench``) and
+#: keep the load on Xportcn polite; ``MAX_CONNECTIONS_LIMIT`` stops a typo from opening thousands.
+DEFAULT_MAX_CONNECTIONS = 10
+MAX_CONNECTIONS_LIMIT = 100
 USER_AGENT = f"airflow-provider-xportcn/{__version__}"
 
 log = logging.getLogger(__name__)
@@ -75,6 +82,11 @@ class ClientSettings:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 300.0
+    #: Sockets the async side keeps to the server per (connection, event loop); requests beyond
+    #: it wait, unsigned, for a free one (see ``AsyncXportcnClient``).
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: How the ``signature`` header is computed (a name in ``signing.SIGNATURE_RULES``).
+    signature_rule: str = DEFAULT_SIGNATURE_RULE
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
@@ -95,7 +107,22 @@ class ClientSettings:
             raise XportcnValidationError(
                 f"max_retries must be a whole number >= 0, got {self.max_retries!r}.", parameter="max_retries"
             )
+        if (
+            not isinstance(self.max_connections, int)
+            or isinstance(self.max_connections, bool)
+            or not 1 <= self.max_connections <= MAX_CONNECTIONS_LIMIT
+        ):
+            raise XportcnValidationError(
+                f"max_connections must be a whole number from 1 to {MAX_CONNECTIONS_LIMIT}, "
+                f"got {self.max_connections!r}.",
+                parameter="max_connections",
+            )
         object.__setattr__(self, "endpoint_overrides", validate_overrides(self.endpoint_overrides))
+        try:
+            rule = get_signature_rule(self.signature_rule)
+        except UnknownSignatureRuleError as err:
+            raise XportcnValidationError(str(err), parameter="signature_rule") from None
+        object.__setattr__(self, "signature_rule", rule.name)
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
 
 
@@ -139,6 +166,7 @@ def prepare_call(
         credentials.user_id,
         clock=clock,
         nonce_factory=nonce_factory,
+        rule=settings.signature_rule,
     )
     headers["User-Agent"] = USER_AGENT
     query: dict[str, str] = {str(k): str(v) for k, v in (params or {}).items()}
