@@ -26,6 +26,7 @@ from xportcn_provider.api.client import (
     Credentials,
 )
 from xportcn_provider.api.errors import XportcnValidationError
+from xportcn_provider.api.signing import DEFAULT_SIGNATURE_RULE
 
 CONN_TYPE = "xportcn"
 DEFAULT_CONN_ID = "xportcn_default"
@@ -37,6 +38,7 @@ EXTRA_MAX_RETRIES = "max_retries"
 EXTRA_OVERRIDES = "endpoint_overrides"
 EXTRA_CONSOLE_URL = "console_url"
 EXTRA_PROTOCOL = "protocol"
+EXTRA_SIGNATURE_RULE = "signature_rule"
 
 
 class ConnectionLike(Protocol):
@@ -149,6 +151,7 @@ def read_connection(conn: ConnectionLike, extra: Mapping[str, Any]) -> XportcnCo
         timeout=_number(extra, EXTRA_TIMEOUT, DEFAULT_TIMEOUT, float),
         max_retries=_number(extra, EXTRA_MAX_RETRIES, DEFAULT_MAX_RETRIES, int),
         endpoint_overrides=_overrides(extra),
+        signature_rule=str(_extra_value(extra, EXTRA_SIGNATURE_RULE) or DEFAULT_SIGNATURE_RULE),
     )
     console = str(_extra_value(extra, EXTRA_CONSOLE_URL) or DEFAULT_CONSOLE_URL).rstrip("/")
     return XportcnConnectionConfig(conn_id, credentials, settings, console)

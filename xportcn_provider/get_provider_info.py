@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xportcn_provider import __version__
+from xportcn_provider.api.signing import DEFAULT_SIGNATURE_RULE, SIGNATURE_RULE_NAMES
 from xportcn_provider.connection import CONN_TYPE
 
 
@@ -89,6 +90,16 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Console URL",
                         "description": "Base URL of the Xport web console, used by the task links.",
                         "schema": {"type": ["string", "null"], "default": "https://www.xportcn.com"},
+                    },
+                    "signature_rule": {
+                        "label": "Signature rule",
+                        "description": "How the signature header is computed. Keep the default "
+                        "unless `airflow xportcn check` names another rule that the service accepts.",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": [*SIGNATURE_RULE_NAMES, None],
+                            "default": DEFAULT_SIGNATURE_RULE,
+                        },
                     },
                 },
             }

@@ -22,7 +22,7 @@ from xportcn_provider.hooks.xportcn import XportcnHook
 
 PACKAGE = "airflow-provider-xportcn"
 HOOK_CLASS = "xportcn_provider.hooks.xportcn.XportcnHook"
-CUSTOM_FIELDS = ("user_id", "timeout", "max_retries", "endpoint_overrides", "console_url")
+CUSTOM_FIELDS = ("user_id", "timeout", "max_retries", "endpoint_overrides", "console_url", "signature_rule")
 
 PROBE = textwrap.dedent(
     """
@@ -115,6 +115,9 @@ def test_connection_form_fields(probe: dict[str, Any]) -> None:
     assert widgets["extra__xportcn__user_id"]["schema"]["title"] == "User ID"
     assert widgets["extra__xportcn__timeout"]["value"] == 30
     assert widgets["extra__xportcn__max_retries"]["value"] == 5
+    rule = widgets["extra__xportcn__signature_rule"]
+    assert rule["value"] == "md5"
+    assert "hmac-sha256" in rule["schema"]["enum"]  # the form shows a select of the rule names
     assert probe["widget_hooks"] == [HOOK_CLASS]
 
 
