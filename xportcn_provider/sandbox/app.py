@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, NamedTuple
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from xportcn_provider import __version__
 from xportcn_provider.api.endpoints import CATALOGUE, Endpoint
 from xportcn_provider.api.envelope import make_envelope
 from xportcn_provider.api.errors import EnvelopeCode
 from xportcn_provider.api.signing import SIGNED_HEADER_NAMES
+from xportcn_provider.sandbox import variants
 from xportcn_provider.sandbox.control import control_router
 from xportcn_provider.sandbox.defaults import API_PREFIX, DEVELOP_ID
 from xportcn_provider.sandbox.engine import ApiRequest, Sandbox
@@ -208,7 +209,31 @@ async def handle_call(sandbox: Sandbox, endpoint: Endpoint, request: Request) ->
     sandbox.calls.finish(
         entry, http_status=200, code=envelope["code"], msg=envelope["msg"], request_id=envelope["requestId"]
     )
+    if "slow_body" in sandbox.store.config.variants:
+        return _trickle(sandbox, envelope)
     return _json(envelope)
+
+
+def _trickle(sandbox: Sandbox, envelope: dict[str, Any]) -> Response:
+    """Variant ``slow_body``: the answer's bytes in small pieces over ``SLOW_BODY_SECONDS``.
+
+    Each piece arrives well within any read timeout, so only a total deadline per attempt stops a
+    client from waiting the whole time. A reset ends the trickle early (the body is then cut).
+    """
+    body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+    pieces = variants.SLOW_BODY_PIECES
+    size = max(1, -(-len(body) // pieces))
+    pause = variants.SLOW_BODY_SECONDS / pieces
+    generation = sandbox.generation
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), size):
+            if sandbox.generation != generation:
+                return
+            yield body[start : start + size]
+            await asyncio.sleep(pause)
+
+    return StreamingResponse(chunks(), media_type=_JSON, headers={"Content-Length": str(len(body))})
 
 
 #: How often a held answer (``commit_then_hang``) checks for a disconnect, a reset or its end.

@@ -26,6 +26,7 @@ from xportcn_provider.sandbox.defaults import (
 from xportcn_provider.sandbox.engine import Sandbox
 from xportcn_provider.sandbox.handle import SandboxHandle
 from xportcn_provider.sandbox.server import serve_forever
+from xportcn_provider.sandbox.variants import VARIANTS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=SECONDS",
         help=f"life-cycle delay, repeatable; NAME is 'all' or one of: {', '.join(DELAY_NAMES)}",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="answer like a service that differs from the assumed shapes, repeatable; a reset "
+        "through the control API switches variants off. NAME is one of: "
+        + "; ".join(f"{name} ({text})" for name, text in VARIANTS.items()),
     )
     parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
@@ -79,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox = Sandbox(credentials)
     try:
         sandbox.configure(**_delays(args.delay))
+        if args.variant:
+            sandbox.configure(variants=args.variant)
     except ConfigError as err:
         parser.error(str(err))
 
@@ -87,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ((name, value),) = handle.env().items()
         print(f"Xportcn sandbox on {handle.url}")
         print(f"  docs: {handle.base_url}/docs   control API: {handle.base_url}/_sandbox")
+        if args.variant:
+            print(f"  variants: {', '.join(sorted(set(args.variant)))}")
         print("Use it from Airflow with:")
         print(f"export {name}={shlex.quote(value)}")
         print(f"# or as a URI: export {name}={shlex.quote(handle.conn_uri)}", flush=True)

@@ -66,6 +66,17 @@ class SandboxControl:
     def config(self) -> dict[str, Any]:
         return self._request("GET", "/config")
 
+    def set_variants(self, *names: str) -> list[str]:
+        """Answer like a service that differs (names from ``variants()``); replaces the active set.
+
+        ``set_variants()`` switches them all off, as does ``reset()``. Returns the active names.
+        """
+        return list(self.configure(variants=list(names))["variants"])
+
+    def variants(self) -> dict[str, Any]:
+        """``{"available": {name: description}, "active": [names]}``."""
+        return self._request("GET", "/variants")
+
     def advance(self, seconds: float) -> float:
         """Move the life-cycle clock forward by ``seconds``; returns the total offset."""
         return float(self._request("POST", "/advance", json={"seconds": seconds})["offset"])

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from xportcn_provider.sandbox.variants import VariantError, check_variants
+
 #: What the seller does with a refund once ``refund_agree_delay`` has passed.
 REFUND_OUTCOMES = ("auto", "agree_refund", "request_return", "refuse")
 #: How the warehouse's inspection ends once ``package_qc_delay`` has passed.
@@ -56,6 +58,9 @@ class SandboxConfig:
     auto_advance: bool = True
     #: Largest ``pageSize`` a list endpoint accepts.
     max_page_size: int = 100
+    #: Active variants (names from :data:`~.variants.VARIANTS`): answers the way a real service
+    #: could differ from the contract's assumptions. Empty: the assumed shapes.
+    variants: tuple[str, ...] = ()
 
     def update(self, **options: Any) -> None:
         """Apply options after checking every one (nothing changes when one is bad).
@@ -103,6 +108,11 @@ def _check(name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"auto_advance must be true or false, got {value!r}")
         return value
+    if name == "variants":
+        try:
+            return check_variants(value)
+        except VariantError as err:
+            raise ConfigError(str(err)) from None
     if name == "max_page_size":
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"max_page_size must be a whole number >= 1, got {value!r}")

@@ -17,6 +17,7 @@ from xportcn_provider.sandbox.config import ConfigError
 from xportcn_provider.sandbox.defaults import API_PREFIX, CONTROL_PREFIX
 from xportcn_provider.sandbox.engine import ControlError, Sandbox
 from xportcn_provider.sandbox.faults import ANY_ENDPOINT, FaultError, make_fault
+from xportcn_provider.sandbox.variants import VARIANTS
 
 
 class SeedSpec(BaseModel):
@@ -84,11 +85,16 @@ def control_router(sandbox: Sandbox) -> APIRouter:
 
     @router.post("/config")
     def configure(options: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
-        """Change delays/outcomes, e.g. ``{"all_delays": 0.05, "qc_outcome": "fail"}``."""
+        """Change delays/outcomes/variants, e.g. ``{"all_delays": 0.05, "variants": ["list_null"]}``."""
         try:
             return sandbox.configure(**options)
         except ConfigError as err:
             raise _fail(err) from None
+
+    @router.get("/variants")
+    def list_variants() -> dict[str, Any]:
+        """Every variant name with its description, and the ones now active."""
+        return {"available": dict(VARIANTS), "active": list(sandbox.config()["variants"])}
 
     @router.post("/advance")
     def advance(spec: AdvanceSpec) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from xportcn_provider.api.endpoints import Endpoint
 from xportcn_provider.api.envelope import make_envelope
 from xportcn_provider.api.errors import SUCCESS_CODE, EnvelopeCode
 from xportcn_provider.api.signing import QUERY_SIGN, QUERY_TIMESTAMP
-from xportcn_provider.sandbox import catalog, views
+from xportcn_provider.sandbox import catalog, variants, views
 from xportcn_provider.sandbox.auth import Authenticator
 from xportcn_provider.sandbox.calllog import CallLog
 from xportcn_provider.sandbox.defaults import DEVELOP_ID, SandboxCredentials
@@ -87,12 +87,23 @@ class Sandbox:
         failure = self.auth.check(request.headers, request.query, query_signed=endpoint.query_signed)
         if failure is not None:
             return self._envelope(failure.code, failure.msg)
+        call: variants.Call | None = None
         try:
             body = self._body(request)
-            check_required(endpoint, body)
             with self.lock:
+                active = self.store.config.variants
+                if active:
+                    call = variants.Call(endpoint.name, body, active, self.store.variant_state)
+                    body = variants.before(call, body)
+                check_required(endpoint, body)
                 data = HANDLERS[endpoint.name](Context(self.store, request.base_url), body)
+                if call is not None:
+                    data = variants.after(call, data)
+        except variants.EarlyAnswer as early:
+            return self._envelope(SUCCESS_CODE, None, early.data)
         except ApiFailure as err:
+            if call is not None:
+                return self._envelope(*variants.failure(call, err))
             return self._envelope(err.code, err.msg)
         return self._envelope(SUCCESS_CODE, None, data)
 

@@ -67,6 +67,8 @@ class Store:
     renders: dict[str, Render] = field(default_factory=dict)
     vouchers: dict[str, Voucher] = field(default_factory=dict)
     addresses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: What active variants remember between calls (e.g. ``read_lag``'s not-yet-read ids).
+    variant_state: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         address_id = self.ids.address_id()
