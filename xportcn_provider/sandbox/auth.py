@@ -6,6 +6,11 @@ may be at most :data:`MAX_CLOCK_SKEW_SECONDS` off; a nonce may not be reused ins
 Each rejection has its own :class:`EnvelopeCode` and a message that says what to check, because
 "signature error" alone is what makes users give up on an API.
 
+The signature rule is the contract's by default; ``rule`` (``xportcn-sandbox --signature-rule``,
+``POST /_sandbox/signature-rule``) makes the sandbox strict about another one of
+:data:`~xportcn_provider.api.signing.SIGNATURE_RULES`, so tests can play a service that signs
+differently (only that rule is then accepted).
+
 On ``/open/pp/logistics/*`` the query ``sign`` (and ``timestamp``) is also accepted: it must
 equal the header when both are sent, and stands in for the header when the header is absent.
 """
@@ -29,11 +34,10 @@ from xportcn_provider.api.signing import (
     QUERY_SIGN,
     QUERY_TIMESTAMP,
     SIGNED_HEADER_NAMES,
-    sign,
+    SignatureRule,
+    get_signature_rule,
 )
 from xportcn_provider.sandbox.defaults import SandboxCredentials
-
-_SIGNATURE_RULE = "UPPER(HEX(MD5(access-key + timestamp + nonce-str + access secret)))"
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,20 @@ class Authenticator:
         *,
         clock: Callable[[], float] = time.time,
         window: int = MAX_CLOCK_SKEW_SECONDS,
+        rule: str | SignatureRule | None = None,
     ) -> None:
         self.credentials = credentials
+        #: The one signature rule accepted (``set_rule`` changes it; unknown names raise ValueError).
+        self.rule = get_signature_rule(rule)
         self.clock = clock
         self.window = window
         self._nonces: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
+
+    def set_rule(self, rule: str | SignatureRule | None) -> SignatureRule:
+        """Accept only ``rule`` from now on (``None`` = the contract's default rule)."""
+        self.rule = get_signature_rule(rule)
+        return self.rule
 
     def clear(self) -> None:
         with self._lock:
@@ -90,11 +102,14 @@ class Authenticator:
         failure = self._check_timestamp(values[HEADER_TIMESTAMP])
         if failure is not None:
             return failure
-        expected = sign(key, self.credentials.access_secret, values[HEADER_TIMESTAMP], values[HEADER_NONCE])
-        if not hmac.compare_digest(expected, values[HEADER_SIGNATURE].upper()):
+        rule = self.rule
+        expected = rule.sign(
+            key, self.credentials.access_secret, values[HEADER_TIMESTAMP], values[HEADER_NONCE]
+        )
+        if not hmac.compare_digest(expected, values[HEADER_SIGNATURE]):
             return AuthFailure(
                 EnvelopeCode.SIGNATURE_INVALID,
-                f"Signature mismatch: the signature must be {_SIGNATURE_RULE} with the Access Secret of "
+                f"Signature mismatch: the signature must be {rule.formula} with the Access Secret of "
                 "this access-key. Check the connection's password (Access Secret). (签名错误)",
             )
         user = values[HEADER_USER_ID]
@@ -125,18 +140,20 @@ class Authenticator:
         return None
 
     def _check_timestamp(self, raw: str) -> AuthFailure | None:
+        millis = self.rule.timestamp_unit == "ms"
+        unit = "milliseconds (13 digits)" if millis else "whole seconds (10 digits)"
         if not raw.isdigit():
             return AuthFailure(
                 EnvelopeCode.TIMESTAMP_EXPIRED,
-                f"Invalid timestamp {raw!r}: expected Unix time in whole seconds (10 digits). (时间戳无效)",
+                f"Invalid timestamp {raw!r}: expected Unix time in {unit}. (时间戳无效)",
             )
-        if len(raw) >= 13:
+        if (len(raw) >= 13) != millis:
+            looks = "milliseconds" if len(raw) >= 13 else "seconds"
             return AuthFailure(
                 EnvelopeCode.TIMESTAMP_EXPIRED,
-                f"Invalid timestamp {raw!r}: it looks like milliseconds; send Unix time in seconds "
-                "(10 digits). (时间戳无效)",
+                f"Invalid timestamp {raw!r}: it looks like {looks}; send Unix time in {unit}. (时间戳无效)",
             )
-        skew = int(raw) - self.clock()
+        skew = self.rule.seconds_of(raw) - self.clock()
         if abs(skew) > self.window:
             direction = "ahead of" if skew > 0 else "behind"
             return AuthFailure(

@@ -14,6 +14,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 
+from xportcn_provider.api.signing import DEFAULT_SIGNATURE_RULE, SIGNATURE_RULE_NAMES
 from xportcn_provider.sandbox.config import DELAY_NAMES, ConfigError
 from xportcn_provider.sandbox.defaults import (
     DEFAULT_HOST,
@@ -61,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{name} ({text})" for name, text in VARIANTS.items()),
     )
     parser.add_argument(
+        "--signature-rule",
+        choices=SIGNATURE_RULE_NAMES,
+        default=None,
+        help="accept only this signature rule, to play a service that signs differently "
+        f"(default {DEFAULT_SIGNATURE_RULE}, the contract's rule; a control-API reset keeps it)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     return parser
@@ -86,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     credentials = SandboxCredentials.from_env(
         access_key=args.access_key, access_secret=args.access_secret, user_id=args.user_id
     )
-    sandbox = Sandbox(credentials)
+    sandbox = Sandbox(credentials, signature_rule=args.signature_rule)
     try:
         sandbox.configure(**_delays(args.delay))
         if args.variant:
@@ -101,6 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  docs: {handle.base_url}/docs   control API: {handle.base_url}/_sandbox")
         if args.variant:
             print(f"  variants: {', '.join(sorted(set(args.variant)))}")
+        if args.signature_rule and args.signature_rule != DEFAULT_SIGNATURE_RULE:
+            print(
+                f"  signature rule: only {args.signature_rule} is accepted (the connection below keeps "
+                "the default rule: `airflow xportcn check` names the field to set)"
+            )
         print("Use it from Airflow with:")
         print(f"export {name}={shlex.quote(value)}")
         print(f"# or as a URI: export {name}={shlex.quote(handle.conn_uri)}", flush=True)

@@ -77,6 +77,14 @@ class SandboxControl:
         """``{"available": {name: description}, "active": [names]}``."""
         return self._request("GET", "/variants")
 
+    def set_signature_rule(self, rule: str | None) -> str:
+        """Accept only signature rule ``rule`` (``None`` = the default) until the next reset."""
+        return str(self._request("POST", "/signature-rule", json={"rule": rule})["rule"])
+
+    def signature_rule(self) -> str:
+        """The signature rule the sandbox accepts now."""
+        return str(self._request("GET", "/signature-rule")["rule"])
+
     def advance(self, seconds: float) -> float:
         """Move the life-cycle clock forward by ``seconds``; returns the total offset."""
         return float(self._request("POST", "/advance", json={"seconds": seconds})["offset"])

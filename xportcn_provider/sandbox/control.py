@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from xportcn_provider.api.signing import SIGNATURE_RULE_NAMES
 from xportcn_provider.sandbox.config import ConfigError
 from xportcn_provider.sandbox.defaults import API_PREFIX, CONTROL_PREFIX
 from xportcn_provider.sandbox.engine import ControlError, Sandbox
@@ -49,6 +50,10 @@ class FaultSpec(BaseModel):
     endpoint: str = ANY_ENDPOINT
     count: int = 1
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SignatureRuleSpec(BaseModel):
+    rule: str | None = Field(None, description="a signature rule name; null = the contract's default")
 
 
 class AdvanceSpec(BaseModel):
@@ -95,6 +100,19 @@ def control_router(sandbox: Sandbox) -> APIRouter:
     def list_variants() -> dict[str, Any]:
         """Every variant name with its description, and the ones now active."""
         return {"available": dict(VARIANTS), "active": list(sandbox.config()["variants"])}
+
+    @router.get("/signature-rule")
+    def signature_rule() -> dict[str, Any]:
+        """The one signature rule the sandbox accepts now, and every rule it can be strict about."""
+        return {"rule": sandbox.auth.rule.name, "available": list(SIGNATURE_RULE_NAMES)}
+
+    @router.post("/signature-rule")
+    def set_signature_rule(spec: SignatureRuleSpec) -> dict[str, Any]:
+        """Play a service that signs differently: accept only ``rule`` until the next reset."""
+        try:
+            return {"rule": sandbox.set_signature_rule(spec.rule)}
+        except ControlError as err:
+            raise _fail(err) from None
 
     @router.post("/advance")
     def advance(spec: AdvanceSpec) -> dict[str, Any]:

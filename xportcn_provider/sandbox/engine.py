@@ -64,7 +64,11 @@ class Sandbox:
     """Everything one running sandbox knows; ``reset`` returns it to a fresh start."""
 
     def __init__(
-        self, credentials: SandboxCredentials | None = None, *, clock: Callable[[], float] = time.time
+        self,
+        credentials: SandboxCredentials | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        signature_rule: str | None = None,
     ) -> None:
         missing = missing_handlers()
         if missing:
@@ -72,7 +76,9 @@ class Sandbox:
         self.credentials = credentials or SandboxCredentials()
         self.clock = clock
         self.lock = threading.RLock()
-        self.auth = Authenticator(self.credentials, clock=clock)
+        self.auth = Authenticator(self.credentials, clock=clock, rule=signature_rule)
+        #: The rule a reset returns to (the one the sandbox was started with).
+        self.startup_signature_rule = self.auth.rule.name
         self.faults = FaultQueue()
         self.calls = CallLog()
         self.store = Store(clock=clock)
@@ -132,7 +138,15 @@ class Sandbox:
             self.faults.clear()
             self.calls.clear()
             self.auth.clear()
+            self.auth.set_rule(self.startup_signature_rule)
             self.generation += 1
+
+    def set_signature_rule(self, name: str | None) -> str:
+        """Accept only the signature rule ``name`` until the next reset (``None`` = the default)."""
+        try:
+            return self.auth.set_rule(name).name
+        except ValueError as err:
+            raise ControlError(str(err)) from None
 
     def configure(self, **options: Any) -> dict[str, Any]:
         with self.lock:
