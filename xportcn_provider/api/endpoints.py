@@ -33,6 +33,9 @@ class Endpoint:
     required: tuple[str, ...] = ()
     paginated: bool = False
     note: str = ""
+    #: Other paths the same call may live under (the sister platform's, contract §2), tried in
+    #: order by ``airflow xportcn check`` when this path answers "no such route".
+    alternates: tuple[str, ...] = ()
 
     @property
     def query_signed(self) -> bool:
@@ -61,8 +64,9 @@ def _e(
     required: tuple[str, ...] = (),
     paginated: bool = False,
     note: str = "",
+    alternates: tuple[str, ...] = (),
 ) -> Endpoint:
-    return Endpoint(name, method, path, confidence, read_only, fields, required, paginated, note)
+    return Endpoint(name, method, path, confidence, read_only, fields, required, paginated, note, alternates)
 
 
 _CATALOGUE: tuple[Endpoint, ...] = (
@@ -77,6 +81,7 @@ _CATALOGUE: tuple[Endpoint, ...] = (
         ("id", "name", "province", "city", "district", "address", "phone"),
         ("name", "province", "city", "address", "phone"),
         note="sister platform: /v2/open/address/addOrUpdate",
+        alternates=("/v2/open/address/addOrUpdate",),
     ),
     # --- international / warehouse logistics (query-signed) -----------------------------------
     _e(
@@ -155,6 +160,7 @@ _CATALOGUE: tuple[Endpoint, ...] = (
         ("offerId", "country", "outMemberId"),
         ("offerId",),
         note="sister platform: /alibaba/product/detail/get",
+        alternates=("/alibaba/product/detail/get",),
     ),
     _e(
         "product_freight_estimate",
@@ -212,6 +218,7 @@ _CATALOGUE: tuple[Endpoint, ...] = (
         ("orderId", "webSite"),
         ("orderId",),
         note="sister platform: /alibaba/order/detail",
+        alternates=("/alibaba/order/detail",),
     ),
     _e(
         "order_logistics", "POST", "/alibaba/ka/order/logistics", "inferred", True, ("orderId",), ("orderId",)
@@ -256,6 +263,7 @@ _CATALOGUE: tuple[Endpoint, ...] = (
         ),
         ("orderId", "orderEntryIds", "disputeRequest", "applyPayment"),
         note="sister platform: /alibaba/refund/detail/create",
+        alternates=("/alibaba/refund/detail/create",),
     ),
     _e(
         "refund_return_submit",
@@ -266,6 +274,7 @@ _CATALOGUE: tuple[Endpoint, ...] = (
         ("refundId", "logisticsCompanyNo", "freightBill", "description", "vouchers"),
         ("refundId", "logisticsCompanyNo", "freightBill"),
         note="sister platform: /alibaba/refund/goods/return",
+        alternates=("/alibaba/refund/goods/return",),
     ),
     _e("logistics_companies", "GET", "/alibaba/ka/refund/logistics/companies", "inferred", True),
     _e(
@@ -277,6 +286,7 @@ _CATALOGUE: tuple[Endpoint, ...] = (
         ("refundId",),
         ("refundId",),
         note="sister platform: /alibaba/refund/info",
+        alternates=("/alibaba/refund/info",),
     ),
     _e(
         "refund_cancel", "POST", "/alibaba/ka/refund/cancel", "confirmed", False, ("refundId",), ("refundId",)

@@ -167,6 +167,7 @@ async def handle_call(sandbox: Sandbox, endpoint: Endpoint, request: Request) ->
         fault=fault.kind if fault else None,
     )
     body = await request.body()
+    sandbox.calls.attach_request(entry, body, request.url.query)
     if fault is not None and fault.kind not in ("timeout", "commit_then_drop", "commit_then_hang"):
         if fault.kind == "drop":
             sandbox.calls.finish(entry, http_status=None, msg="connection dropped (sandbox injected)")
@@ -272,8 +273,28 @@ async def _hold_then_drop(
     return _drop(request)
 
 
+async def no_route(sandbox: Sandbox, request: Request, *, allowed: str | None = None) -> Response:
+    """Answer like a gateway with no such route: HTTP 404, or 405 when only the method is wrong."""
+    client = (request.client.host, request.client.port) if request.client else None
+    entry = sandbox.calls.start(
+        endpoint=None, method=request.method, path=request.url.path, client=client, fault=None
+    )
+    sandbox.calls.attach_request(entry, await request.body(), request.url.query)
+    if allowed is not None:
+        sandbox.calls.finish(entry, http_status=405)
+        return JSONResponse(
+            {"detail": f"Method {request.method} not allowed; use {allowed}."},
+            status_code=405,
+            headers={"Allow": allowed},
+        )
+    sandbox.calls.finish(entry, http_status=404)
+    return JSONResponse({"detail": f"No Xportcn endpoint at {request.url.path}."}, status_code=404)
+
+
 def _route(sandbox: Sandbox, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def route(request: Request) -> Response:
+        if sandbox.paths.moved_away(endpoint.name):  # played as "no such route" (see .paths)
+            return await no_route(sandbox, request)
         return await handle_call(sandbox, endpoint, request)
 
     route.__name__ = endpoint.name
@@ -333,23 +354,17 @@ def build_fastapi(sandbox: Sandbox) -> FastAPI:
             openapi_extra=_openapi_extra(endpoint),
         )
     app.include_router(control_router(sandbox))
-    known_paths = {API_PREFIX + e.path: e.method for e in CATALOGUE.values()}
+    known_paths = {API_PREFIX + e.path: e for e in CATALOGUE.values()}
 
     async def unknown(request: Request) -> Response:
-        client = (request.client.host, request.client.port) if request.client else None
-        entry = sandbox.calls.start(
-            endpoint=None, method=request.method, path=request.url.path, client=client, fault=None
-        )
-        allowed = known_paths.get(request.url.path)
-        if allowed is not None:
-            sandbox.calls.finish(entry, http_status=405)
-            return JSONResponse(
-                {"detail": f"Method {request.method} not allowed; use {allowed}."},
-                status_code=405,
-                headers={"Allow": allowed},
-            )
-        sandbox.calls.finish(entry, http_status=404)
-        return JSONResponse({"detail": f"No Xportcn endpoint at {request.url.path}."}, status_code=404)
+        path = request.url.path
+        moved = sandbox.paths.endpoint_at(path.removeprefix(API_PREFIX))
+        if moved is not None and moved.method == request.method:
+            return await handle_call(sandbox, moved, request)
+        home = known_paths.get(path)
+        if moved is None and home is not None and not sandbox.paths.moved_away(home.name):
+            moved = home
+        return await no_route(sandbox, request, allowed=moved.method if moved is not None else None)
 
     app.add_api_route(
         API_PREFIX + "/{rest:path}",

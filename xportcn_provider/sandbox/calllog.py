@@ -16,6 +16,8 @@ from typing import Any
 
 #: Entries kept (oldest dropped first), so a sandbox left running for days stays small.
 MAX_ENTRIES = 10_000
+#: Characters of a request body kept in its entry (bodies with images are long).
+MAX_BODY_CHARS = 2_000
 
 
 class CallLog:
@@ -65,6 +67,8 @@ class CallLog:
             "unix_time": now,
             "duration_ms": None,
             "fault": fault,
+            "body": None,
+            "query": None,
             "client_host": client[0] if client else None,
             "client_port": client[1] if client else None,
         }
@@ -76,6 +80,17 @@ class CallLog:
             if client is not None:
                 self._connections.add((client[0], client[1]))
         return entry
+
+    def attach_request(self, entry: dict[str, Any], body: bytes, query: str = "") -> None:
+        """Keep what the client sent: ``body`` (text, cut at :data:`MAX_BODY_CHARS`) and ``query``.
+
+        Tests assert the exact bodies a caller sent (e.g. that ``airflow xportcn check`` only ever
+        sends empty or read-only bodies); the signed headers are never kept.
+        """
+        text = body.decode("utf-8", errors="replace")
+        with self._lock:
+            entry["body"] = text[:MAX_BODY_CHARS]
+            entry["query"] = query
 
     def finish(
         self,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from xportcn_provider.api.signing import DEFAULT_SIGNATURE_RULE, SIGNATURE_RULE_NAMES
 from xportcn_provider.sandbox.config import DELAY_NAMES, ConfigError
 from xportcn_provider.sandbox.defaults import (
+    API_PREFIX,
     DEFAULT_HOST,
     DEFAULT_PORT,
     ENV_ACCESS_KEY,
@@ -26,6 +27,7 @@ from xportcn_provider.sandbox.defaults import (
 )
 from xportcn_provider.sandbox.engine import Sandbox
 from xportcn_provider.sandbox.handle import SandboxHandle
+from xportcn_provider.sandbox.paths import PathMapError, load_path_map
 from xportcn_provider.sandbox.server import serve_forever
 from xportcn_provider.sandbox.variants import VARIANTS
 
@@ -69,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_SIGNATURE_RULE}, the contract's rule; a control-API reset keeps it)",
     )
     parser.add_argument(
+        "--path-map",
+        metavar="FILE",
+        help='serve endpoints under other paths: a JSON object {"<endpoint name>": "/path"}; their '
+        "catalogue paths answer 404 (a control-API reset keeps these moves)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     return parser
@@ -94,7 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     credentials = SandboxCredentials.from_env(
         access_key=args.access_key, access_secret=args.access_secret, user_id=args.user_id
     )
-    sandbox = Sandbox(credentials, signature_rule=args.signature_rule)
+    try:
+        path_map = load_path_map(args.path_map) if args.path_map else None
+        sandbox = Sandbox(credentials, signature_rule=args.signature_rule, path_map=path_map)
+    except PathMapError as err:
+        parser.error(str(err))
     try:
         sandbox.configure(**_delays(args.delay))
         if args.variant:
@@ -114,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  signature rule: only {args.signature_rule} is accepted (the connection below keeps "
                 "the default rule: `airflow xportcn check` names the field to set)"
             )
+        for moved, path in sandbox.paths.moves().items():
+            print(f"  {moved} is served at {API_PREFIX}{path} (its catalogue path answers 404)")
         print("Use it from Airflow with:")
         print(f"export {name}={shlex.quote(value)}")
         print(f"# or as a URI: export {name}={shlex.quote(handle.conn_uri)}", flush=True)

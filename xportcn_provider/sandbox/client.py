@@ -85,6 +85,14 @@ class SandboxControl:
         """The signature rule the sandbox accepts now."""
         return str(self._request("GET", "/signature-rule")["rule"])
 
+    def move_endpoint(self, endpoint: str, path: str | None) -> dict[str, str]:
+        """Serve ``endpoint`` at ``path`` (``None`` = back home) until the next reset; all moves."""
+        return dict(self._request("POST", "/paths", json={"endpoint": endpoint, "path": path}))
+
+    def paths(self) -> dict[str, str]:
+        """Endpoints served elsewhere: name -> path."""
+        return dict(self._request("GET", "/paths"))
+
     def advance(self, seconds: float) -> float:
         """Move the life-cycle clock forward by ``seconds``; returns the total offset."""
         return float(self._request("POST", "/advance", json={"seconds": seconds})["offset"])

@@ -18,6 +18,7 @@ from xportcn_provider.sandbox.config import ConfigError
 from xportcn_provider.sandbox.defaults import API_PREFIX, CONTROL_PREFIX
 from xportcn_provider.sandbox.engine import ControlError, Sandbox
 from xportcn_provider.sandbox.faults import ANY_ENDPOINT, FaultError, make_fault
+from xportcn_provider.sandbox.paths import PathMapError
 from xportcn_provider.sandbox.variants import VARIANTS
 
 
@@ -54,6 +55,11 @@ class FaultSpec(BaseModel):
 
 class SignatureRuleSpec(BaseModel):
     rule: str | None = Field(None, description="a signature rule name; null = the contract's default")
+
+
+class MoveSpec(BaseModel):
+    endpoint: str = Field(..., description="a catalogue endpoint name")
+    path: str | None = Field(None, description="where to serve it (under /api); null = back home")
 
 
 class AdvanceSpec(BaseModel):
@@ -113,6 +119,25 @@ def control_router(sandbox: Sandbox) -> APIRouter:
             return {"rule": sandbox.set_signature_rule(spec.rule)}
         except ControlError as err:
             raise _fail(err) from None
+
+    @router.get("/paths")
+    def paths() -> dict[str, str]:
+        """Endpoints served under another path than the catalogue's: name -> path."""
+        return sandbox.paths.moves()
+
+    @router.post("/paths")
+    def move(spec: MoveSpec) -> dict[str, str]:
+        """Serve ``endpoint`` at ``path`` (its catalogue path answers 404) until the next reset."""
+        try:
+            return sandbox.paths.move(spec.endpoint, spec.path)
+        except PathMapError as err:
+            raise _fail(err) from None
+
+    @router.delete("/paths")
+    def clear_paths() -> dict[str, str]:
+        """Every endpoint back at its catalogue path (start-up moves included)."""
+        sandbox.paths.clear()
+        return sandbox.paths.moves()
 
     @router.post("/advance")
     def advance(spec: AdvanceSpec) -> dict[str, Any]:

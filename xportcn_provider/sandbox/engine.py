@@ -29,6 +29,7 @@ from xportcn_provider.sandbox.failures import ApiFailure, invalid
 from xportcn_provider.sandbox.faults import FaultQueue
 from xportcn_provider.sandbox.handlers import HANDLERS, Context, missing_handlers, new_order
 from xportcn_provider.sandbox.lifecycle import LOGISTICS_STATUSES
+from xportcn_provider.sandbox.paths import PathMap
 from xportcn_provider.sandbox.records import OrderItem, Tracked
 from xportcn_provider.sandbox.store import Store
 from xportcn_provider.sandbox.validation import check_required, time_value
@@ -69,6 +70,7 @@ class Sandbox:
         *,
         clock: Callable[[], float] = time.time,
         signature_rule: str | None = None,
+        path_map: Mapping[str, Any] | None = None,
     ) -> None:
         missing = missing_handlers()
         if missing:
@@ -79,6 +81,8 @@ class Sandbox:
         self.auth = Authenticator(self.credentials, clock=clock, rule=signature_rule)
         #: The rule a reset returns to (the one the sandbox was started with).
         self.startup_signature_rule = self.auth.rule.name
+        #: Endpoints served under other paths (``--path-map``, ``POST /_sandbox/paths``).
+        self.paths = PathMap(path_map)
         self.faults = FaultQueue()
         self.calls = CallLog()
         self.store = Store(clock=clock)
@@ -139,6 +143,7 @@ class Sandbox:
             self.calls.clear()
             self.auth.clear()
             self.auth.set_rule(self.startup_signature_rule)
+            self.paths.reset()
             self.generation += 1
 
     def set_signature_rule(self, name: str | None) -> str:
