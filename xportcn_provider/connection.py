@@ -26,6 +26,7 @@ from xportcn_provider.api.client import (
     Credentials,
 )
 from xportcn_provider.api.errors import XportcnValidationError
+from xportcn_provider.api.messages import validate_push_token
 from xportcn_provider.api.signing import DEFAULT_SIGNATURE_RULE
 
 CONN_TYPE = "xportcn"
@@ -38,6 +39,8 @@ EXTRA_MAX_RETRIES = "max_retries"
 EXTRA_OVERRIDES = "endpoint_overrides"
 EXTRA_CONSOLE_URL = "console_url"
 EXTRA_PROTOCOL = "protocol"
+#: The token in the push callback URL (``/xportcn/push/<conn_id>/<push_token>``), >= 32 characters.
+EXTRA_PUSH_TOKEN = "push_token"
 EXTRA_SIGNATURE_RULE = "signature_rule"
 
 
@@ -120,6 +123,16 @@ def _overrides(extra: Mapping[str, Any]) -> dict[str, Any]:
             parameter=EXTRA_OVERRIDES,
         )
     return dict(raw)
+
+
+def push_token_of(extra: Mapping[str, Any]) -> str | None:
+    """The connection's push token, ``None`` when it has none (then it accepts no pushes).
+
+    A token shorter than 32 characters is an error naming the field, so the Test button and
+    the receiver refuse it instead of guarding a callback URL with a guessable secret.
+    """
+    raw = _extra_value(extra, EXTRA_PUSH_TOKEN)
+    return validate_push_token(None if raw is None else str(raw), parameter=f"extra.{EXTRA_PUSH_TOKEN}")
 
 
 def read_connection(conn: ConnectionLike, extra: Mapping[str, Any]) -> XportcnConnectionConfig:

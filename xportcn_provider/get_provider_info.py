@@ -45,6 +45,7 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "sensors": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.sensors.status"]}],
         "triggers": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.triggers.status"]}],
+        "asset-uris": [{"schemes": ["xportcn"], "handler": "xportcn_provider.assets.sanitize_uri"}],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,
@@ -62,6 +63,7 @@ def get_provider_info() -> dict[str, Any]:
                         "max_retries": "5",
                         "endpoint_overrides": '{"refund_create": "/alibaba/ka/refund/apply"}',
                         "console_url": "https://www.xportcn.com",
+                        "push_token": "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
                     },
                 },
                 "conn-fields": {
@@ -90,6 +92,13 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Console URL",
                         "description": "Base URL of the Xport web console, used by the task links.",
                         "schema": {"type": ["string", "null"], "default": "https://www.xportcn.com"},
+                    },
+                    "push_token": {
+                        "label": "Push token",
+                        "description": "At least 32 random characters; the push callback URL is "
+                        "<api-server>/xportcn/push/<conn id>/<push token>. Empty: this connection "
+                        "accepts no pushes.",
+                        "schema": {"type": ["string", "null"], "minLength": 32, "format": "password"},
                     },
                     "signature_rule": {
                         "label": "Signature rule",

@@ -19,6 +19,7 @@ from xportcn_provider.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
     XportcnConnectionConfig,
+    push_token_of,
     read_connection,
 )
 from xportcn_provider.hooks.async_client import request_gate, shared_async_client
@@ -158,6 +159,9 @@ class XportcnHook(XportcnEndpointMethods, BaseHook):
         """One cheap signed read (``address_list``), with a message that says what to check."""
         # Never raises: the UI/API/CLI (and, on Airflow 3.3, workers) show the message as is.
         try:
+            # A push token too short to guard the callback URL is reported here (the receiver
+            # refuses it), before the call, so the form says what to fix.
+            push_token_of(self.get_connection(self.xportcn_conn_id).extra_dejson)
             self.client.call("address_list", {})
         except XportcnValidationError as err:
             return False, f"The connection is not usable: {err}"
