@@ -44,6 +44,13 @@ def get_provider_info() -> dict[str, Any]:
             "xportcn_provider.links.XportcnPackageLink",
         ],
         "sensors": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.sensors.status"]}],
+        "transfers": [
+            {
+                "source-integration-name": "Xportcn",
+                "target-integration-name": "Common IO",
+                "python-module": "xportcn_provider.transfers.orders_to_storage",
+            }
+        ],
         "triggers": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.triggers.status"]}],
         "asset-uris": [{"schemes": ["xportcn"], "handler": "xportcn_provider.assets.sanitize_uri"}],
         "connection-types": [
