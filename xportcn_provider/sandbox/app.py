@@ -32,6 +32,7 @@ from xportcn_provider.sandbox.control import control_router
 from xportcn_provider.sandbox.defaults import API_PREFIX, DEVELOP_ID
 from xportcn_provider.sandbox.engine import ApiRequest, Sandbox
 from xportcn_provider.sandbox.faults import Fault
+from xportcn_provider.sandbox.push_control import push_router
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -354,6 +355,7 @@ def build_fastapi(sandbox: Sandbox) -> FastAPI:
             openapi_extra=_openapi_extra(endpoint),
         )
     app.include_router(control_router(sandbox))
+    app.include_router(push_router(sandbox))
     known_paths = {API_PREFIX + e.path: e for e in CATALOGUE.values()}
 
     async def unknown(request: Request) -> Response:

@@ -28,6 +28,7 @@ from xportcn_provider.sandbox.defaults import (
 from xportcn_provider.sandbox.engine import Sandbox
 from xportcn_provider.sandbox.handle import SandboxHandle
 from xportcn_provider.sandbox.paths import PathMapError, load_path_map
+from xportcn_provider.sandbox.push import PushConfigError
 from xportcn_provider.sandbox.server import serve_forever
 from xportcn_provider.sandbox.variants import VARIANTS
 
@@ -77,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
         "catalogue paths answer 404 (a control-API reset keeps these moves)",
     )
     parser.add_argument(
+        "--push-url",
+        metavar="URL",
+        help="POST a push message (contract §4) to URL on each order and refund change, retrying "
+        "like Xport (every 30 sandbox minutes, at most 5 times); e.g. "
+        "http://127.0.0.1:8080/xportcn/push/xportcn_default/<push token>. A reset through the "
+        "control API stops pushing.",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     return parser
@@ -113,6 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             sandbox.configure(variants=args.variant)
     except ConfigError as err:
         parser.error(str(err))
+
+    if args.push_url:
+        try:
+            sandbox.pusher.configure(url=args.push_url)
+        except PushConfigError as err:
+            parser.error(str(err))
 
     def announce(port: int) -> None:
         handle = SandboxHandle.for_server(args.host, port, credentials)

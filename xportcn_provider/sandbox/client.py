@@ -146,3 +146,21 @@ class SandboxControl:
     def stats(self) -> dict[str, int]:
         """``{"connections": distinct client TCP connections since reset, "requests": n}``."""
         return self._request("GET", "/stats")
+
+    # --- push messages (contract §4) -------------------------------------------------------------
+    def push_to(self, url: str | None, **options: Any) -> dict[str, Any]:
+        """POST a message on each order/refund change to ``url`` (``None`` stops); options:
+        ``retry_interval`` (sandbox s, 1800), ``max_retries`` (5), ``answer_limit`` (1.0 s)."""
+        return self._request("POST", "/push", json={"url": url, **options})
+
+    def push_state(self) -> dict[str, Any]:
+        """Pending deliveries and counters: messages, attempts, delivered, failed_attempts, dropped."""
+        return self._request("GET", "/push")
+
+    def push_fault(self, kind: str, count: int = 1) -> dict[str, Any]:
+        """The next ``count`` messages: ``duplicate``, ``out_of_order`` or ``receiver_down``."""
+        return self._request("POST", "/push/faults", json={"kind": kind, "count": count})
+
+    def push_flush(self) -> dict[str, Any]:
+        """Scan and deliver what is due now, instead of waiting for the next 0.1 s tick."""
+        return self._request("POST", "/push/flush")

@@ -30,6 +30,7 @@ from xportcn_provider.sandbox.faults import FaultQueue
 from xportcn_provider.sandbox.handlers import HANDLERS, Context, missing_handlers, new_order
 from xportcn_provider.sandbox.lifecycle import LOGISTICS_STATUSES
 from xportcn_provider.sandbox.paths import PathMap
+from xportcn_provider.sandbox.push import Pusher
 from xportcn_provider.sandbox.records import OrderItem, Tracked
 from xportcn_provider.sandbox.store import Store
 from xportcn_provider.sandbox.validation import check_required, time_value
@@ -89,6 +90,8 @@ class Sandbox:
         #: Bumped on every reset, so a call delayed by a ``timeout`` fault never writes into the
         #: store of the next test.
         self.generation = 0
+        #: Posts push messages to a callback URL once one is set (see :mod:`.push`).
+        self.pusher = Pusher(self)
 
     # --- the API -------------------------------------------------------------------------------
     def dispatch(self, request: ApiRequest) -> dict[str, Any]:
@@ -145,6 +148,7 @@ class Sandbox:
             self.auth.set_rule(self.startup_signature_rule)
             self.paths.reset()
             self.generation += 1
+            self.pusher.reset()
 
     def set_signature_rule(self, name: str | None) -> str:
         """Accept only the signature rule ``name`` until the next reset (``None`` = the default)."""
