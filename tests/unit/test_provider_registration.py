@@ -22,7 +22,15 @@ from xportcn_provider.hooks.xportcn import XportcnHook
 
 PACKAGE = "airflow-provider-xportcn"
 HOOK_CLASS = "xportcn_provider.hooks.xportcn.XportcnHook"
-CUSTOM_FIELDS = ("user_id", "timeout", "max_retries", "endpoint_overrides", "console_url", "signature_rule")
+CUSTOM_FIELDS = (
+    "user_id",
+    "timeout",
+    "max_retries",
+    "endpoint_overrides",
+    "console_url",
+    "signature_rule",
+    "push_token",
+)
 
 PROBE = textwrap.dedent(
     """
