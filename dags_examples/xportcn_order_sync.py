@@ -23,7 +23,12 @@ DOC_MD = """
 A daily, catch-up schedule. `sync_orders` lists the orders created in
 `[data_interval_start, data_interval_end)` and atomically replaces the day's JSON Lines
 partition under the `output_dir` param (default `$AIRFLOW_HOME/xportcn_orders`). It returns the
-counts (`orders`, `by_status`, `path`) as its XCom value, visible in the UI.
+counts (`orders`, `by_status`, `path`, `outside_window`) as its XCom value, visible in the UI.
+
+Where the rows keep their id and creation time, and how the time filter is spelled, are params
+(`id_field`, `time_field`, `time_format`, `time_zone`; see `docs/data-shapes.md`): a row without
+an id or a readable time fails the run instead of being written wrong, and rows created outside
+the interval are left out whatever the server's filter did.
 """
 
 with DAG(
@@ -42,7 +47,15 @@ with DAG(
     },
     params={
         "output_dir": Param("", type="string", title="Output folder (empty: $AIRFLOW_HOME/xportcn_orders)"),
-        "page_size": Param(100, type="integer", minimum=1, maximum=500, title="Orders per page"),
+        # 100 is the sandbox's (and the assumed service's) largest page; a server that serves
+        # fewer rows than asked is detected by the paginator, which then pages at its size.
+        "page_size": Param(100, type="integer", minimum=1, maximum=100, title="Orders per page"),
+        "id_field": Param("orderId", type="string", title="Path of the order id in a list row"),
+        "time_field": Param("createTime", type="string", title="Path of the creation time in a list row"),
+        "time_format": Param(
+            "iso", type="string", title="Time filter format: iso, unix, unix_ms or a strftime pattern"
+        ),
+        "time_zone": Param("UTC", type="string", title="Zone of pattern times: UTC, Asia/Shanghai, +08:00"),
     },
 ) as dag:
 
@@ -54,7 +67,7 @@ with DAG(
     ) -> dict[str, Any]:
         """Replace this interval's partition with the orders created in it; return the counts."""
         from xportcn_provider.hooks.xportcn import XportcnHook
-        from xportcn_provider.order_sync import partition_path, write_order_partition
+        from xportcn_provider.order_sync import OrderShape, partition_path, write_order_partition
 
         assert params is not None and data_interval_start is not None and data_interval_end is not None
         root = params.get("output_dir") or os.path.join(os.environ.get("AIRFLOW_HOME", "."), "xportcn_orders")
@@ -68,6 +81,12 @@ with DAG(
             end,
             path,
             page_size=int(params.get("page_size") or 100),
+            shape=OrderShape(
+                id_field=params.get("id_field") or "orderId",
+                time_field=params.get("time_field") or "createTime",
+                time_format=params.get("time_format") or "iso",
+                time_zone=params.get("time_zone") or "UTC",
+            ),
         )
 
     sync_orders()

@@ -15,6 +15,7 @@ import inspect
 import json
 import logging
 import random
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,12 +23,14 @@ from typing import Any
 import httpx
 import requests
 import tenacity
+import urllib3
 
 from xportcn_provider import __version__
 from xportcn_provider.api.endpoints import Endpoint, resolve, validate_overrides
 from xportcn_provider.api.envelope import Envelope, interpret_response, retry_after_of
 from xportcn_provider.api.errors import (
     XportcnError,
+    XportcnProtocolError,
     XportcnTimeoutError,
     XportcnTransientError,
     XportcnValidationError,
@@ -249,25 +252,81 @@ def retry_kwargs(
     return kwargs
 
 
+# --- reading a body within a deadline -------------------------------------------------------------
+
+#: Bytes read at a time while checking an attempt's total deadline.
+_BODY_CHUNK = 64 * 1024
+
+
+def read_body_within(response: requests.Response, deadline: float, name: str, timeout: float) -> bytes:
+    """The whole body, or :class:`XportcnTimeoutError` once ``deadline`` (monotonic) has passed.
+
+    ``requests``' ``timeout`` bounds each socket read, not the answer: a server that trickles a
+    few bytes a second would hold the call for ever. Reading in pieces and checking the clock
+    between them makes ``timeout`` a deadline for the whole attempt (give or take one read).
+    The connection is closed when the deadline cuts the body short.
+    """
+    pieces: list[bytes] = []
+    try:
+        for piece in response.iter_content(_BODY_CHUNK):
+            pieces.append(piece)
+            if time.monotonic() > deadline:
+                raise XportcnTimeoutError(
+                    f"Xportcn {name}: the answer did not arrive completely within {timeout:g}s "
+                    "(the server sent its body too slowly).",
+                    endpoint=name,
+                )
+    except requests.ConnectionError as exc:
+        response.close()
+        if isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ReadTimeoutError):
+            # requests reports a read timeout *inside* the body as a ConnectionError.
+            raise XportcnTimeoutError(
+                f"Xportcn {name} did not answer within {timeout:g}s.", endpoint=name
+            ) from None
+        raise
+    except BaseException:
+        response.close()
+        raise
+    return b"".join(pieces)
+
+
 # --- pagination -------------------------------------------------------------------------------
 
 _LIST_KEYS = ("list", "records", "items", "result", "rows", "data")
 
 
-def page_items(data: Any) -> tuple[list[Any], int | None]:
-    """The items of one page and the total when the server gives it (list shapes vary)."""
+_TOTAL_KEYS = ("total", "totalCount", "totalRecord")
+
+
+def page_items(data: Any, *, endpoint: str | None = None) -> tuple[list[Any], int | None]:
+    """The items of one page and the total when the server gives it (list shapes vary).
+
+    An empty page comes in several spellings and all mean "no rows": ``data: null``, ``[]``,
+    ``{"list": null, "total": 0}`` or an object without any list key. A ``total`` that is not a
+    whole number is ``None`` (unknown). Anything else (a string, a number) is not a list page: an
+    :class:`XportcnProtocolError` naming ``endpoint``.
+    """
     if data is None:
         return [], 0
     if isinstance(data, list):
         return data, None
     if isinstance(data, Mapping):
-        total = data.get("total", data.get("totalCount", data.get("totalRecord")))
+        total = next((data[key] for key in _TOTAL_KEYS if key in data), None)
+        count = int(total) if isinstance(total, int | str) and str(total).strip().isdigit() else None
         for key in _LIST_KEYS:
             if isinstance(data.get(key), list):
-                return list(data[key]), int(total) if isinstance(total, int | str) and str(
-                    total
-                ).isdigit() else None
-    raise XportcnValidationError(f"Cannot find the items of a list page in {type(data).__name__} data.")
+                return list(data[key]), count
+        if all(data.get(key) is None for key in _LIST_KEYS) and not count:
+            return [], count  # {"list": null, "total": 0}: an empty page
+        raise XportcnProtocolError(
+            f"Xportcn {endpoint or 'list'}: the page says total {total!r} but has no list of rows "
+            f"under any of {', '.join(_LIST_KEYS)} (keys: {', '.join(sorted(map(str, data)))}).",
+            endpoint=endpoint,
+        )
+    raise XportcnProtocolError(
+        f"Xportcn {endpoint or 'list'}: expected a list page, got {type(data).__name__} data.",
+        endpoint=endpoint,
+    )
 
 
 def page_param_names(endpoint: Endpoint) -> tuple[str, str]:
@@ -370,6 +429,7 @@ class XportcnClient(_ClientBase):
         self, name: str, payload: Mapping[str, Any] | None, params: Mapping[str, Any] | None
     ) -> Envelope:
         call = self._prepare(name, payload, params)
+        deadline = time.monotonic() + self.settings.timeout
         try:
             response = self.session.request(
                 call.method,
@@ -378,8 +438,9 @@ class XportcnClient(_ClientBase):
                 params=call.params or None,
                 data=call.body,
                 timeout=self.settings.timeout,
+                stream=True,
             )
-            body = response.content
+            body = read_body_within(response, deadline, name, self.settings.timeout)
         except requests.Timeout:
             raise XportcnTimeoutError(
                 f"Xportcn {name} did not answer within {self.settings.timeout:g}s.", endpoint=name
@@ -404,20 +465,64 @@ class XportcnClient(_ClientBase):
         start_page: int = 1,
         max_pages: int | None = None,
     ) -> Iterator[Any]:
-        """Yield every item of a list endpoint, one page in memory at a time."""
+        """Yield every item of a list endpoint, one page in memory at a time.
+
+        Fails closed against a service that pages differently from what we assume (issue 11):
+
+        * a page shorter than asked is only the end when the ``total`` agrees. A first page
+          shorter than ``page_size`` while more rows exist (the server caps ``pageSize``) switches
+          to that size, so page numbers keep meaning the same rows; without a total, a short first
+          page is confirmed by reading the next page (one extra call);
+        * ``total: 0`` next to rows is ignored (an unreliable total, not "no rows");
+        * a page identical to the one before (the server ignores our page field) raises
+          :class:`XportcnProtocolError` naming the page field and the endpoint — never a loop, never
+          the same rows twice;
+        * paging that ends before the server's ``total`` raises :class:`XportcnProtocolError`
+          (rows would be missing). Rows added while paging (``total`` grows) are fine.
+        """
         endpoint = resolve(name, self.settings.endpoint_overrides)
         if not endpoint.paginated:
             raise XportcnValidationError(f"{name} is not a paginated list endpoint.", parameter="endpoint")
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise XportcnValidationError(
+                f"page_size must be a whole number >= 1, got {page_size!r}.", parameter="page_size"
+            )
         page_field, size_field = page_param_names(endpoint)
-        page, seen = start_page, 0
+        page, seen, size = start_page, 0, page_size
+        declared: int | None = None
+        previous: list[Any] | None = None
         while max_pages is None or page - start_page < max_pages:
-            body = {**(payload or {}), page_field: page, size_field: page_size}
-            items, total = page_items(self.call(name, body))
+            body = {**(payload or {}), page_field: page, size_field: size}
+            items, total = page_items(self.call(name, body), endpoint=name)
+            if items and previous is not None and items == previous:
+                raise XportcnProtocolError(
+                    f"Xportcn {name}: page {page} repeats page {page - 1} item for item; the service "
+                    f"seems to ignore the page field {page_field!r}. Stopped instead of looping or "
+                    "writing the same rows twice.",
+                    endpoint=name,
+                )
+            if total is not None and (total > 0 or not items):
+                declared = total
             yield from items
             seen += len(items)
-            if len(items) < page_size or (total is not None and seen >= total) or not items:
+            if not items:
+                break
+            if declared is not None and seen >= declared:
                 return
+            if len(items) < size:
+                if page != start_page:
+                    break  # a short later page: the end (checked against the total below)
+                # A short first page: the end, or a server that serves fewer rows than asked.
+                size = len(items)
+            previous = items
             page += 1
+        if declared is not None and seen < declared and (max_pages is None or page - start_page < max_pages):
+            raise XportcnProtocolError(
+                f"Xportcn {name}: paging ended after {seen} row(s) but the service said total "
+                f"{declared}; rows would be missing (page field {page_field!r}, size field "
+                f"{size_field!r}, last page {page}).",
+                endpoint=name,
+            )
 
 
 class AsyncXportcnClient(_ClientBase):

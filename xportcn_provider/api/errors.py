@@ -9,7 +9,11 @@ name, the HTTP status, the envelope ``code``/``msg`` and the ``requestId``.
 
 from __future__ import annotations
 
+import email.utils
+import math
+import time
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Literal
 
 SUCCESS_CODE = 200
@@ -53,6 +57,24 @@ ENVELOPE_CODE_KINDS: Mapping[int, ErrorKind] = {
 _AUTH_WORDS = ("signature", "sign error", "签名", "access key", "access-key", "accesskey", "鉴权", "unauthor")
 _CLOCK_WORDS = ("timestamp", "时间戳", "clock skew")
 _RATE_WORDS = ("rate limit", "too many", "频繁", "限流")
+#: Words of an overloaded server ("系统繁忙，请稍后再试": busy, try later), under any code: retried.
+_BUSY_WORDS = ("繁忙", "稍后再试", "稍后重试", "busy", "try again later", "temporarily unavailable")
+#: Words that say the action was already done (paid, closed, submitted), under any code: a
+#: conflict, which the retry-safe operators check against the record instead of failing.
+_DONE_WORDS = (
+    "already",
+    "已支付",
+    "已付款",
+    "已关闭",
+    "已取消",
+    "已提交",
+    "重复支付",
+    "重复提交",
+    "重复操作",
+    "请勿重复",
+)
+#: Words of a business "no such record" under a code the provider does not know.
+_NOT_FOUND_WORDS = ("not found", "not exist", "does not exist", "不存在", "未找到", "查询不到")
 
 AUTH_HINT = (
     "Check the connection: password must be the Access Secret that belongs to the Access Key in "
@@ -169,7 +191,21 @@ class XportcnConflictError(XportcnBusinessError):
 
 
 class XportcnProtocolError(XportcnError):
-    """The body is not JSON, or JSON without ``code``: not the Xportcn envelope."""
+    """The body is not JSON, or JSON without ``code``: not the Xportcn envelope.
+
+    Also raised when an answer is an envelope but not the shape the provider relies on (a list
+    page that repeats the previous one, a ``total`` that paging never reaches, a row without its
+    id): the message names the field and the endpoint, so a wrong assumption fails loudly.
+    """
+
+
+class XportcnEndpointNotFoundError(XportcnError):
+    """HTTP 404/405: the *path* (or method) is wrong — not a business "no such record".
+
+    Kept apart from :class:`XportcnNotFoundError` on purpose: code that treats "not found" as
+    "does not exist yet, create it" must never take a wrong path for an empty result. Fix the
+    path in the connection's ``extra.endpoint_overrides``. Never retried.
+    """
 
 
 _KIND_CLASSES: Mapping[ErrorKind, type[XportcnError]] = {
@@ -201,6 +237,12 @@ def classify_envelope(code: int | str | None, msg: str | None) -> ErrorKind:
         return "auth"
     if any(word in text for word in _RATE_WORDS):
         return "rate_limit"
+    if any(word in text for word in _BUSY_WORDS):
+        return "transient"
+    if any(word in text for word in _DONE_WORDS):
+        return "conflict"
+    if known is None and any(word in text for word in _NOT_FOUND_WORDS):
+        return "not_found"
     return "business"
 
 
@@ -228,13 +270,28 @@ def error_from_envelope(
     return _make(cls, text, endpoint, http_status, code, msg, request_id, retry_after)
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form; an HTTP date is ignored)."""
-    if not value:
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
+
+    A date in the past means "now" (0). Anything unusable — garbage, ``nan``, ``inf``, a negative
+    or absurd value — is ``None`` (no hint: the client's own backoff applies), never a number
+    that would break the retry wait.
+    """
+    if not value or not value.strip():
         return None
+    raw = value.strip()
     try:
-        seconds = float(value.strip())
+        seconds = float(raw)
     except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+        return max(seconds, 0.0)
+    if not math.isfinite(seconds):
         return None
     return max(seconds, 0.0)
 
@@ -265,11 +322,12 @@ def error_from_http_status(
             XportcnAuthError,
             f"Xportcn {where} was refused (HTTP {http_status}). {AUTH_HINT}{excerpt}",
         )
-    elif http_status == 404:
+    elif http_status in (404, 405):
         cls, text = (
-            XportcnNotFoundError,
-            f"Xportcn {where}: path not found (HTTP 404). If this endpoint's path is inferred, set the "
-            f"right one in the connection's extra.endpoint_overrides.{excerpt}",
+            XportcnEndpointNotFoundError,
+            f"Xportcn {where}: no such path or method on the server (HTTP {http_status}); this is not "
+            'a "record not found" answer. If this endpoint\'s path is inferred, set the right one in '
+            f"the connection's extra.endpoint_overrides.{excerpt}",
         )
     else:
         cls = XportcnProtocolError

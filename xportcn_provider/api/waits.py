@@ -23,6 +23,8 @@ Outcome = Literal["success", "failure", "waiting"]
 StatusInput = Iterable[object] | str | None
 
 _MISSING = object()
+#: What :func:`lookup_path` answers for a path that is not there (``None`` can be a real value).
+MISSING = _MISSING
 
 
 @dataclass(frozen=True)

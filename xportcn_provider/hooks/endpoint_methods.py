@@ -12,6 +12,7 @@ from typing import Any
 
 from xportcn_provider.api.endpoints import get_endpoint
 from xportcn_provider.api.errors import XportcnValidationError
+from xportcn_provider.api.statuses import ORDER_STATUS
 
 Json = Any
 Extra = Mapping[str, Any] | None
@@ -347,14 +348,27 @@ class XportcnEndpointMethods:
         page_size: int = 50,
         extra: Extra = None,
     ) -> Iterator[Json]:
-        """Every order matching the filters, one page in memory at a time."""
+        """Every order matching the filters, one page in memory at a time.
+
+        ``status`` is applied here, on each row's ``status`` (any spelling of the 1688
+        vocabulary), not sent to the server: an order that changes status while the pages are
+        read would shift a server-filtered list by one row and a row would be skipped silently.
+        Combine it with a time range to keep the read small.
+        """
         fields = {
-            "status": status,
             "createStartTime": create_start_time,
             "createEndTime": create_end_time,
             "outOrderId": out_order_id,
         }
-        return self.paginate("order_list", build_body("order_list", fields, extra), page_size=page_size)
+        rows = self.paginate("order_list", build_body("order_list", fields, extra), page_size=page_size)
+        if status is None:
+            return rows
+        wanted = ORDER_STATUS.parse_set(status, parameter="status")
+        return (
+            row
+            for row in rows
+            if isinstance(row, Mapping) and ORDER_STATUS.normalize(row.get("status")) in wanted
+        )
 
     def order_detail(self, *, order_id: str | int, web_site: str | None = None, extra: Extra = None) -> Json:
         return self._invoke("order_detail", {"orderId": order_id, "webSite": web_site}, extra)

@@ -259,7 +259,7 @@ CASES = [
         E.XportcnRateLimitError,
         retryable=True,
         retry_after_header="Wed, 21 Oct 2015 07:28:00 GMT",
-        retry_after=None,
+        retry_after=0.0,  # an HTTP-date in the past: retry now
     ),
     Case(
         "http-429-envelope",
@@ -286,8 +286,8 @@ CASES = [
         "http-404-html",
         404,
         "<html>Not Found</html>",
-        E.XportcnNotFoundError,
-        words=("endpoint_overrides",),
+        E.XportcnEndpointNotFoundError,  # a wrong path, never a business "not found"
+        words=("endpoint_overrides", 'not a "record not found"'),
         excerpt_of="<html>Not Found</html>",
     ),
     Case(

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 
 from xportcn_provider.api.client import XportcnClient
 from xportcn_provider.api.endpoints import CATALOGUE, ENDPOINT_NAMES
-from xportcn_provider.api.errors import XportcnAuthError, XportcnValidationError
+from xportcn_provider.api.errors import XportcnAuthError, XportcnProtocolError, XportcnValidationError
 from xportcn_provider.hooks.xportcn import XportcnHook
 
 from .._support import ACCESS_KEY, BASE_URL, CONTRACT_HEADERS, USER_ID, envelope, fresh_secret, md5_signature
@@ -502,13 +502,18 @@ def test_paginate_over_three_pages(requests_mock: rm.Mocker, json_conn: str) -> 
 
 
 def test_paginate_stops_at_total_and_is_lazy(requests_mock: rm.Mocker, json_conn: str) -> None:
-    requests_mock.post(url("order_list"), [{"text": page([1, 2], total=4)}, {"text": page([3, 4], total=4)}])
+    rows = [{"orderId": i, "status": "waitsellersend" if i != 3 else "success"} for i in (1, 2, 3, 4)]
+    requests_mock.post(
+        url("order_list"), [{"text": page(rows[:2], total=4)}, {"text": page(rows[2:], total=4)}]
+    )
     iterator = XportcnHook().iter_orders(status="waitsellersend", page_size=2)
     assert requests_mock.call_count == 0
-    assert next(iterator) == 1
+    assert next(iterator)["orderId"] == 1
     assert requests_mock.call_count == 1
-    assert list(iterator) == [2, 3, 4]
+    # The status is filtered here, not sent (a server-side filter skips rows that change mid-read).
+    assert [r["orderId"] for r in iterator] == [2, 4]
     assert requests_mock.call_count == 2
+    assert all("status" not in r.json() for r in requests_mock.request_history)
 
 
 def test_paginate_product_search_uses_begin_page(requests_mock: rm.Mocker, json_conn: str) -> None:
@@ -518,9 +523,20 @@ def test_paginate_product_search_uses_begin_page(requests_mock: rm.Mocker, json_
 
 
 def test_paginate_max_pages(requests_mock: rm.Mocker, json_conn: str) -> None:
-    requests_mock.post(url("order_list"), text=page([1, 2]))
-    assert list(XportcnHook().paginate("order_list", page_size=2, max_pages=3)) == [1, 2] * 3
+    requests_mock.post(url("order_list"), [{"text": page([i, i + 1])} for i in range(1, 20, 2)])
+    assert list(XportcnHook().paginate("order_list", page_size=2, max_pages=3)) == [1, 2, 3, 4, 5, 6]
     assert requests_mock.call_count == 3
+
+
+def test_paginate_refuses_a_page_that_repeats_the_previous_one(
+    requests_mock: rm.Mocker, json_conn: str
+) -> None:
+    """A service that ignores the page field must not make a read loop or repeat rows (issue 12)."""
+    requests_mock.post(url("order_list"), text=page([1, 2]))
+    with pytest.raises(XportcnProtocolError, match="pageNo") as err:
+        list(XportcnHook().paginate("order_list", page_size=2))
+    assert err.value.endpoint == "order_list"
+    assert requests_mock.call_count == 2
 
 
 def test_paginate_rejects_non_list_endpoint(requests_mock: rm.Mocker, json_conn: str) -> None:
