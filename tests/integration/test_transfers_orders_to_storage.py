@@ -20,7 +20,7 @@ from typing import Any
 import fsspec
 import pytest
 
-from xportcn_provider.api.errors import XportcnValidationError
+from xportcn_provider.api.errors import XportcnProtocolError, XportcnValidationError
 from xportcn_provider.sandbox.handle import SandboxHandle
 from xportcn_provider.transfers import XportcnOrdersToStorageOperator
 from xportcn_provider.transfers.storage import PARQUET_COLUMNS
@@ -217,6 +217,41 @@ def test_parquet_into_memory_round_trips_with_the_documented_schema(
     assert all(r["platform"] == "1688" and isinstance(r["sumPayment"], int) for r in rows)
     assert json.loads(rows[0]["record"])["orderId"] == rows[0]["orderId"]
     assert result["partitions"][1]["path"].endswith("dt=2026-11-21.parquet")
+
+
+# --- a service that answers in another shape (issue 11's variants) ---------------------------
+
+
+def test_nested_ids_and_local_times_with_an_order_shape(seeded: SandboxHandle, memory_root: str) -> None:
+    """1688's own list shape (``baseInfo.id``) and China-time filters: keyed and typed right, or no run."""
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow (the parquet extra) is not installed")
+    seeded.control.set_variants("nested_ids", "local_time_only", "inclusive_end")
+    shape = {
+        "id_field": "baseInfo.id",
+        "time_field": "baseInfo.createTime",
+        "time_format": "%Y-%m-%d %H:%M:%S",
+        "time_zone": "Asia/Shanghai",
+    }
+    result = _run(_operator(memory_root, file_format="parquet", order_shape=shape, page_size=7))
+    assert result["orders"] == 24 and result["by_status"] == {"waitbuyerpay": 24}
+    rows = pq.read_table(io.BytesIO(_read(f"{memory_root}/dt=2026-11-20.parquet"))).to_pylist()
+    assert len({r["orderId"] for r in rows}) == 24 and None not in {r["orderId"] for r in rows}
+    assert all(DAY <= r["createTime"] < DAY + timedelta(days=1) for r in rows)
+    assert {r["status"] for r in rows} == {"waitbuyerpay"} and all(r["sumPayment"] for r in rows)
+
+    with pytest.raises(XportcnProtocolError, match="orderId"):  # the default shape cannot key these rows
+        _run(_operator(memory_root, file_format="parquet"))
+
+
+def test_a_bad_order_shape_fails_before_any_call(xportcn_default_conn: SandboxHandle, tmp_path: Path) -> None:
+    xportcn_default_conn.control.clear_calls()
+    with pytest.raises(XportcnValidationError) as caught:
+        _run(_operator(str(tmp_path), order_shape={"id_field": "baseInfo.id", "colour": "red"}))
+    assert caught.value.parameter == "order_shape"
+    with pytest.raises(XportcnValidationError) as caught:
+        _run(_operator(str(tmp_path), order_shape={"time_zone": "Mars/Olympus"}))
+    assert caught.value.parameter == "time_zone"
+    assert xportcn_default_conn.control.calls() == []
 
 
 # --- Taobao -----------------------------------------------------------------------------------

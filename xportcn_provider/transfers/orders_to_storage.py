@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
+    from xportcn_provider.order_sync import OrderShape
+
 #: The list endpoint read for each platform.
 LIST_ENDPOINTS: Mapping[str, str] = {"1688": "order_list", "taobao": "taobao_order_list"}
 MAX_PAGE_SIZE = 500
@@ -98,6 +100,25 @@ def _lookback_of(value: Any) -> timedelta:
     return days
 
 
+SHAPE_FIELDS = ("id_field", "time_field", "time_format", "time_zone")
+
+
+def _order_shape_of(value: Any) -> OrderShape | None:
+    """``None``, an ``OrderShape``, or one built from a (rendered) dict of its fields."""
+    if value is None:
+        return None
+    from xportcn_provider.order_sync import OrderShape
+
+    if isinstance(value, OrderShape):
+        return value
+    if not isinstance(value, Mapping):
+        raise invalid("order_shape", f"must be an OrderShape or a dict, got {type(value).__name__}.")
+    unknown = sorted(set(value) - set(SHAPE_FIELDS))
+    if unknown:
+        raise invalid("order_shape", f"unknown keys {unknown}; valid: {', '.join(SHAPE_FIELDS)}.")
+    return OrderShape(**{key: item for key, item in value.items() if item not in (None, "")})
+
+
 def _page_size_of(value: Any) -> int:
     text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
     if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
@@ -128,6 +149,10 @@ class XportcnOrdersToStorageOperator(BaseOperator):
     :param asset: the Asset this task updates. ``True`` (default): ``Asset(uri=<destination URL>)``
         — needs a literal ``destination``; pass an ``Asset`` when ``destination`` is templated,
         or ``False`` for none. Each event's ``extra`` lists the partitions written and the counts.
+    :param order_shape: where list rows keep their id and creation time and how the time filter
+        is spelled: an :class:`~xportcn_provider.order_sync.OrderShape` or a dict of its fields
+        (``id_field``, ``time_field``, ``time_format``, ``time_zone``; values may be templates).
+        Default: the contract's shape (``orderId``, ``createTime``, ISO-8601 UTC).
     :param xportcn_conn_id: the Xportcn connection. Default ``xportcn_default``.
 
     Returns (XCom ``return_value``) ``{"orders", "by_status", "partitions": [{"dt", "path",
@@ -135,7 +160,13 @@ class XportcnOrdersToStorageOperator(BaseOperator):
     "interval"}``, and logs one line per partition.
     """
 
-    template_fields: Sequence[str] = ("destination", "storage_conn_id", "lookback", "page_size")
+    template_fields: Sequence[str] = (
+        "destination",
+        "storage_conn_id",
+        "lookback",
+        "page_size",
+        "order_shape",
+    )
     ui_color = "#e8f4ea"
 
     def __init__(
@@ -148,6 +179,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
         lookback: timedelta | int | float | str = timedelta(0),
         page_size: int | str = 100,
         asset: Asset | bool = True,
+        order_shape: OrderShape | Mapping[str, Any] | None = None,
         xportcn_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
@@ -168,6 +200,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
         self.lookback = lookback
         self.page_size = page_size
         self.asset = declared
+        self.order_shape = order_shape
         self.xportcn_conn_id = xportcn_conn_id
         #: What the last ``execute`` wrote, for OpenLineage (no extra calls after the fact).
         self._lineage: dict[str, Any] | None = None
@@ -207,6 +240,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
         file_format = check_format(self.file_format)
         lookback = _lookback_of(self.lookback)
         page_size = _page_size_of(self.page_size)
+        shape = _order_shape_of(self.order_shape)
         destination = open_destination(self.destination, self.storage_conn_id)
         start, end = self._window(context)
         days = partition_days(start, end, lookback)
@@ -215,7 +249,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
         partitions: list[dict[str, Any]] = []
         by_status: Counter[str] = Counter()
         for day in days:
-            written = self._write_day(source, destination, day, file_format, page_size)
+            written = self._write_day(source, destination, day, file_format, page_size, shape)
             partitions.append(written)
             by_status.update(written["by_status"])
             self.log.info(
@@ -240,14 +274,21 @@ class XportcnOrdersToStorageOperator(BaseOperator):
         return result
 
     def _write_day(
-        self, source: Any, destination: Destination, day: datetime, file_format: str, page_size: int
+        self,
+        source: Any,
+        destination: Destination,
+        day: datetime,
+        file_format: str,
+        page_size: int,
+        shape: OrderShape | None,
     ) -> dict[str, Any]:
         """Stage the day's orders locally, encode, then replace the partition object in one go."""
         name = partition_name(day, file_format)
         with tempfile.TemporaryDirectory(prefix="xportcn-orders-") as work:
             staged = Path(work) / "orders.jsonl"
-            counts = write_order_partition(source, day, day + ONE_DAY, staged, page_size=page_size)
-            encoded = encode(staged, file_format, Path(work), platform=self.platform)
+            options: dict[str, Any] = {"shape": shape} if shape is not None else {}
+            counts = write_order_partition(source, day, day + ONE_DAY, staged, page_size=page_size, **options)
+            encoded = encode(staged, file_format, Path(work), platform=self.platform, shape=shape)
             size = destination.publish(encoded, name)
         return {
             "dt": f"{day:%Y-%m-%d}",

@@ -28,7 +28,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from xportcn_provider.api.errors import XportcnValidationError
+from xportcn_provider.api.waits import MISSING, lookup_path
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -307,15 +308,41 @@ def _time(value: Any, order_id: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def parquet_row(order: Mapping[str, Any], platform: str) -> dict[str, Any]:
-    """One order as a row of :data:`PARQUET_COLUMNS`; a field of the wrong type fails loudly."""
-    order_id = _text(order.get("orderId"))
+def parquet_row(
+    order: Mapping[str, Any],
+    platform: str,
+    *,
+    id_field: str = "orderId",
+    time_field: str = "createTime",
+    parse_time: Callable[[Any], datetime | None] | None = None,
+) -> dict[str, Any]:
+    """One order as a row of :data:`PARQUET_COLUMNS`; a field of the wrong type fails loudly.
+
+    ``id_field``/``time_field`` are the dotted paths of the order's :class:`OrderShape` (the id
+    and time may be nested, e.g. ``baseInfo.id``); status and amount are read at the top level,
+    else beside the id. ``parse_time`` is the shape's time reader (patterns, zones).
+    """
+
+    def field(path: str, beside_id: bool = False) -> Any:
+        value = lookup_path(order, path)
+        if value is MISSING and beside_id and "." in id_field:
+            value = lookup_path(order, id_field.rsplit(".", 1)[0] + "." + path)
+        return None if value is MISSING else value
+
+    order_id = _text(field(id_field))
+    raw_time = field(time_field)
+    if parse_time is not None and raw_time not in (None, ""):
+        created = parse_time(raw_time)
+        if created is None:
+            raise ValueError(f"order {order_id}: {time_field} is not a time: {raw_time!r}.")
+    else:
+        created = _time(raw_time, order_id)
     return {
         "orderId": order_id,
-        "outOrderId": _text(order.get("outOrderId")),
-        "status": _text(order.get("status")),
-        "sumPayment": _fen(order.get("sumPayment"), order_id),
-        "createTime": _time(order.get("createTime"), order_id),
+        "outOrderId": _text(field("outOrderId", beside_id=True)),
+        "status": _text(field("status", beside_id=True)),
+        "sumPayment": _fen(field("sumPayment", beside_id=True), order_id),
+        "createTime": created,
         "platform": platform,
         "record": json.dumps(order, ensure_ascii=False, sort_keys=True),
     }
@@ -328,8 +355,12 @@ def _jsonl_rows(source: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def encode(staged_jsonl: Path, file_format: str, work_dir: Path, *, platform: str) -> Path:
-    """The partition file in ``file_format``, made from the staged JSON Lines by streaming."""
+def encode(staged_jsonl: Path, file_format: str, work_dir: Path, *, platform: str, shape: Any = None) -> Path:
+    """The partition file in ``file_format``, made from the staged JSON Lines by streaming.
+
+    ``shape`` (an :class:`~xportcn_provider.order_sync.OrderShape`, or ``None`` for the default
+    paths) tells parquet where each row keeps its id and creation time.
+    """
     if file_format == "jsonl":
         return staged_jsonl
     if file_format == "jsonl.gz":
@@ -346,11 +377,18 @@ def encode(staged_jsonl: Path, file_format: str, work_dir: Path, *, platform: st
     import pyarrow.parquet as pq
 
     schema = parquet_schema()
+    shape_options: dict[str, Any] = {}
+    if shape is not None:
+        shape_options = {
+            "id_field": shape.id_field,
+            "time_field": shape.time_field,
+            "parse_time": shape.parse_time,
+        }
     target = work_dir / "partition.parquet"
     with pq.ParquetWriter(target, schema) as writer:
         batch: list[dict[str, Any]] = []
         for order in _jsonl_rows(staged_jsonl):
-            batch.append(parquet_row(order, platform))
+            batch.append(parquet_row(order, platform, **shape_options))
             if len(batch) >= PARQUET_BATCH_ROWS:
                 writer.write_table(pa.Table.from_pylist(batch, schema=schema))
                 batch = []
