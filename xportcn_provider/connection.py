@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from xportcn_provider.api.client import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     ClientSettings,
@@ -36,6 +37,8 @@ DEFAULT_CONSOLE_URL = "https://www.xportcn.com"
 EXTRA_USER_ID = "user_id"
 EXTRA_TIMEOUT = "timeout"
 EXTRA_MAX_RETRIES = "max_retries"
+#: Sockets per (connection, triggerer event loop) for the async side; polls beyond it queue.
+EXTRA_MAX_CONNECTIONS = "max_connections"
 EXTRA_OVERRIDES = "endpoint_overrides"
 EXTRA_CONSOLE_URL = "console_url"
 EXTRA_PROTOCOL = "protocol"
@@ -163,6 +166,7 @@ def read_connection(conn: ConnectionLike, extra: Mapping[str, Any]) -> XportcnCo
         base_url=base_url_of(conn, extra),
         timeout=_number(extra, EXTRA_TIMEOUT, DEFAULT_TIMEOUT, float),
         max_retries=_number(extra, EXTRA_MAX_RETRIES, DEFAULT_MAX_RETRIES, int),
+        max_connections=_number(extra, EXTRA_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS, int),
         endpoint_overrides=_overrides(extra),
         signature_rule=str(_extra_value(extra, EXTRA_SIGNATURE_RULE) or DEFAULT_SIGNATURE_RULE),
     )

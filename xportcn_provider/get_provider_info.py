@@ -68,6 +68,7 @@ def get_provider_info() -> dict[str, Any]:
                         "user_id": "e.g. 2100008388036",
                         "timeout": "30",
                         "max_retries": "5",
+                        "max_connections": "10",
                         "endpoint_overrides": '{"refund_create": "/alibaba/ka/refund/apply"}',
                         "console_url": "https://www.xportcn.com",
                         "push_token": "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
@@ -88,6 +89,12 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Max retries",
                         "description": "Retries of transient failures (connection errors, 429, 5xx).",
                         "schema": {"type": ["integer", "null"], "default": 5},
+                    },
+                    "max_connections": {
+                        "label": "Max connections",
+                        "description": "Sockets that deferred sensors (one triggerer) keep open to "
+                        "Xportcn for this connection; more polls wait their turn.",
+                        "schema": {"type": ["integer", "null"], "default": 10, "minimum": 1, "maximum": 100},
                     },
                     "endpoint_overrides": {
                         "label": "Endpoint overrides",

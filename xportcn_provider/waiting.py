@@ -11,6 +11,9 @@ on what a failure, a timeout and a tolerable error are:
 * :func:`wait_sync` is the blocking wait used by operators with ``wait_for_completion=True``.
 * :func:`event_result` turns a trigger event back into the record, or the matching exception.
 
+Imports go one way: :mod:`xportcn_provider.triggers.status` builds on this module (and holds
+``status_trigger_for``, which needs the trigger class); nothing here imports the trigger.
+
 Failures raise :class:`XportcnWaitFailure` (an ``AirflowFailException``: retrying cannot undo a
 closed refund or a cancelled order); timeouts raise :class:`XportcnWaitTimeout` (an
 ``AirflowSensorTimeout``: never retried, turned into a skip by ``soft_fail``); giving up on errors
@@ -22,17 +25,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from xportcn_provider.api.errors import XportcnError, XportcnProtocolError, XportcnValidationError
 from xportcn_provider.api.waits import WaitResult, WaitSpec
-
-if TYPE_CHECKING:
-    from datetime import timedelta
-
-    from xportcn_provider.triggers.status import XportcnStatusTrigger
 
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
 DEFAULT_MAX_POLL_INTERVAL = 3600.0
@@ -296,49 +294,6 @@ def wait_sync(
 
 
 # --- deferral helpers -------------------------------------------------------------------------------
-
-
-def status_trigger_for(
-    spec: WaitSpec,
-    *,
-    conn_id: str,
-    poll_interval: float,
-    timeout: float | None,
-    started_at: float | None = None,
-    exponential_backoff: bool = False,
-    max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
-    max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
-    consecutive_errors: int = 0,
-    grace: float = 60.0,
-) -> tuple[XportcnStatusTrigger, timedelta | None]:
-    """The trigger and the ``defer(timeout=...)`` for a wait that began at ``started_at`` (epoch s).
-
-    The trigger carries the absolute deadline ``started_at + timeout`` so a triggerer restart does
-    not restart the clock. The deferral timeout is the time left plus ``grace``: the trigger's own
-    timeout event (with the last status in its message) normally comes first, and the deferral
-    timeout is the backstop for a triggerer that stops running it. ``consecutive_errors`` carries
-    the errors already seen in a row (e.g. by a first poke) into the trigger's bound.
-    """
-    from datetime import timedelta
-
-    from xportcn_provider.triggers.status import XportcnStatusTrigger
-
-    start = time.time() if started_at is None else started_at
-    deadline = None if timeout is None else start + timeout
-    trigger = XportcnStatusTrigger(
-        wait=spec.to_dict(),
-        conn_id=conn_id,
-        poll_interval=poll_interval,
-        deadline=deadline,
-        exponential_backoff=exponential_backoff,
-        max_poll_interval=max_poll_interval,
-        max_consecutive_errors=max_consecutive_errors,
-        consecutive_errors=consecutive_errors,
-    )
-    defer_timeout = None
-    if deadline is not None:
-        defer_timeout = timedelta(seconds=max(deadline - time.time(), 0.0) + grace)
-    return trigger, defer_timeout
 
 
 def event_result(event: Mapping[str, Any] | None) -> Any:

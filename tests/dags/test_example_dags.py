@@ -12,7 +12,7 @@ from conftest import EXAMPLES, load_dag, xcom_value
 
 from xportcn_provider.sandbox.handle import SandboxHandle
 
-DAG_IDS = {"xportcn_fulfilment", "xportcn_after_sale", "xportcn_order_sync"}
+DAG_IDS = {"xportcn_fulfilment", "xportcn_after_sale", "xportcn_order_sync", "xportcn_on_order_message"}
 
 
 def _states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from xportcn_provider.hooks.xportcn import XportcnHook
 
 PACKAGE = "airflow-provider-xportcn"
 HOOK_CLASS = "xportcn_provider.hooks.xportcn.XportcnHook"
+ASYNC_FIELDS = ("max_connections",)  # the triggers' shared session (issue 16)
 CUSTOM_FIELDS = (
     "user_id",
     "timeout",
@@ -119,7 +120,7 @@ def test_connection_type_and_hook(probe: dict[str, Any]) -> None:
 
 def test_connection_form_fields(probe: dict[str, Any]) -> None:
     widgets = probe["widgets"]
-    assert set(widgets) == {f"extra__xportcn__{f}" for f in CUSTOM_FIELDS}
+    assert set(widgets) == {f"extra__xportcn__{f}" for f in (*CUSTOM_FIELDS, *ASYNC_FIELDS)}
     assert widgets["extra__xportcn__user_id"]["schema"]["title"] == "User ID"
     assert widgets["extra__xportcn__timeout"]["value"] == 30
     assert widgets["extra__xportcn__max_retries"]["value"] == 5
@@ -170,7 +171,7 @@ def test_provider_info_matches_the_hook_and_the_schema() -> None:
     assert conn_type["connection-type"] == XportcnHook.conn_type
     assert conn_type["hook-name"] == XportcnHook.hook_name
     assert conn_type["hook-class-name"] == HOOK_CLASS
-    assert set(conn_type["conn-fields"]) == set(CUSTOM_FIELDS)
+    assert set(conn_type["conn-fields"]) == {*CUSTOM_FIELDS, *ASYNC_FIELDS}
 
 
 def test_airflow_providers_list_shows_the_provider() -> None:

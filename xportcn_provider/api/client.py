@@ -1,4 +1,4 @@
-"""A plain Xportcn client, sync (``requests``) and async (``httpx``), with no Airflow in it.
+"""A plain Xportcn client, sync (``requests``) and async (``aiohttp``), with no Airflow in it.
 
 The hook turns an Airflow connection into a :class:`XportcnClient`; the status trigger uses
 :class:`AsyncXportcnClient`; benchmarks and the sandbox's own tests use either directly. Both
@@ -10,7 +10,6 @@ the same by construction.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import json
 import logging
@@ -20,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 import requests
 import tenacity
 import urllib3
@@ -526,14 +525,22 @@ class XportcnClient(_ClientBase):
 
 
 class AsyncXportcnClient(_ClientBase):
-    """Non-blocking client on ``httpx.AsyncClient``; share one ``client`` across many callers."""
+    """Non-blocking client on a pooled ``aiohttp.ClientSession``; share one session across callers.
+
+    ``session`` is borrowed, never closed here (the hook lends the loop's shared session, see
+    :mod:`xportcn_provider.hooks.async_client`); without one the client opens its own on first use
+    and :meth:`aclose` closes it. ``gate`` bounds the requests in flight at once and must be the
+    same object for every client of one session, sized to its connection limit: a request waits
+    on the gate *unsigned* and is signed only once it holds a slot, so however long it queued its
+    timestamp is fresh when it leaves (the server rejects one more than 600 s old).
+    """
 
     def __init__(
         self,
         credentials: Credentials,
         settings: ClientSettings | None = None,
         *,
-        client: httpx.AsyncClient | None = None,
+        session: aiohttp.ClientSession | None = None,
         logger: logging.Logger | None = None,
         clock: Callable[[], str] = current_timestamp,
         nonce_factory: Callable[[], str] = new_nonce,
@@ -541,14 +548,25 @@ class AsyncXportcnClient(_ClientBase):
         gate: asyncio.Semaphore | None = None,
     ) -> None:
         super().__init__(credentials, settings, logger, clock, nonce_factory, sleep)
-        self._owns_client = client is None
-        self.client = client or httpx.AsyncClient(timeout=self.settings.timeout)
-        #: Bounds how many requests enter ``client`` at once (see ``hooks.async_client.request_gate``).
-        self.gate = gate
+        self._owns_session = session is None
+        self._session = session
+        #: At most this many requests between signing and their answer (see the class docstring).
+        self.gate = gate if gate is not None else asyncio.Semaphore(self.settings.max_connections)
+        #: One attempt's deadline, body included (a trickling answer cannot hold a call past it);
+        #: ``sock_connect`` makes a connect that times out say so (nothing was sent).
+        self.timeout = aiohttp.ClientTimeout(total=self.settings.timeout, sock_connect=self.settings.timeout)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The session requests go through (opened on first use when none was lent)."""
+        if self._session is None:
+            self._session = new_session(self.settings)
+        return self._session
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self.client.aclose()
+        """Close the session if this client opened it; a lent session stays with its owner."""
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
 
     async def call_envelope(
         self,
@@ -599,28 +617,69 @@ class AsyncXportcnClient(_ClientBase):
     async def _attempt(
         self, name: str, payload: Mapping[str, Any] | None, params: Mapping[str, Any] | None
     ) -> Envelope:
-        call = self._prepare(name, payload, params)
-        try:
-            async with self.gate or contextlib.nullcontext():
-                response = await self.client.request(
+        session = self.session
+        async with self.gate:
+            # Signed here, after any wait for a slot, so the timestamp is as fresh as the request.
+            call = self._prepare(name, payload, params)
+            try:
+                async with session.request(
                     call.method,
                     call.url,
                     headers=call.headers,
                     params=call.params or None,
-                    content=call.body,
-                    timeout=self.settings.timeout,
-                )
-        except httpx.TimeoutException:
-            raise XportcnTimeoutError(
-                f"Xportcn {name} did not answer within {self.settings.timeout:g}s.", endpoint=name
-            ) from None
-        except httpx.TransportError as exc:
-            raise XportcnTransientError(
-                f"Xportcn {name}: connection failed or dropped ({type(exc).__name__}).", endpoint=name
-            ) from None
-        return interpret_response(
+                    data=call.body,
+                    timeout=self.timeout,
+                ) as response:
+                    body = await response.read()
+                    http_status = response.status
+                    retry_after = response.headers.get("Retry-After")
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise transport_error(name, exc, self.settings.timeout) from None
+        return interpret_response(endpoint=name, http_status=http_status, body=body, retry_after=retry_after)
+
+
+def new_session(settings: ClientSettings) -> aiohttp.ClientSession:
+    """A pooled session for one server: ``max_connections`` keep-alive sockets, DNS cached.
+
+    Every attempt passes its own timeout, so the session's own is only a backstop. Must be called
+    with the event loop running (aiohttp binds the session to it).
+    """
+    connector = aiohttp.TCPConnector(
+        limit=settings.max_connections,
+        limit_per_host=settings.max_connections,
+        use_dns_cache=True,
+        ttl_dns_cache=300,
+        keepalive_timeout=30.0,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.timeout),
+        headers={"User-Agent": USER_AGENT},
+        # Every call is signed on its own: no cookie carried from one unrelated call to the next.
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+def transport_error(name: str, exc: BaseException, timeout: float) -> XportcnTransientError:
+    """The typed error for an aiohttp failure; aiohttp's own exceptions never leave the client.
+
+    ``not_processed=True`` only where the failure proves nothing was sent: the connection could not
+    be made (refused, DNS, TLS handshake) or its connect timed out. Anything later — a read
+    timeout, a disconnect, a cut body — may have reached the server, so it stays ``False``.
+    """
+    kind = type(exc).__name__
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return XportcnTimeoutError(
+            f"Xportcn {name}: could not connect within {timeout:g}s (nothing was sent).",
             endpoint=name,
-            http_status=response.status_code,
-            body=response.content,
-            retry_after=response.headers.get("Retry-After"),
+            not_processed=True,
         )
+    if isinstance(exc, TimeoutError):  # aiohttp.ServerTimeoutError (a read) is one too
+        return XportcnTimeoutError(f"Xportcn {name} did not answer within {timeout:g}s.", endpoint=name)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return XportcnTransientError(
+            f"Xportcn {name}: could not connect ({kind}; nothing was sent).",
+            endpoint=name,
+            not_processed=True,
+        )
+    return XportcnTransientError(f"Xportcn {name}: connection failed or dropped ({kind}).", endpoint=name)

@@ -1,15 +1,22 @@
-"""One pooled ``httpx.AsyncClient`` per (event loop, connection id), shared by every trigger.
+"""One pooled ``aiohttp.ClientSession`` per (event loop, connection id), shared by every trigger.
 
-A triggerer runs hundreds of triggers in one event loop. If each opened its own client (or worse,
-one per poll) every poll would pay a TCP + TLS handshake and the server would see hundreds of
-sockets. Instead, triggers that use the same Airflow connection borrow one client whose
-connection pool is bounded (:data:`DEFAULT_LIMITS`), so the number of sockets stays small however
-many triggers wait at once.
+A triggerer runs hundreds or thousands of triggers in one event loop. If each opened its own
+session (or worse, one per poll, as ``HttpSensorTrigger`` does) every poll would pay a TCP + TLS
+handshake and the server would see thousands of sockets. Instead, triggers that use the same
+Airflow connection borrow one session whose connector is bounded (``extra.max_connections``,
+default 10), so the number of sockets stays small however many triggers wait at once.
 
-Clients are reference counted: the first borrower creates the client, the last one to give it
-back closes it. httpx clients are bound to the loop they were first used on, so the key includes
-the loop; entries of loops that have closed (``asyncio.run`` in ``dag.test()`` makes a new loop per
-trigger) are dropped when the loop is garbage collected or found closed on the next borrow.
+Next to the session lives its *gate*, an ``asyncio.Semaphore`` of the same size: a request
+waits on it before it is signed, so a poll that queued behind a thousand others still leaves
+with a fresh timestamp (see :class:`~xportcn_provider.api.client.AsyncXportcnClient`), and
+aiohttp's own connection queue stays empty.
+
+Sessions are reference counted: the first borrower opens the session, the last one to give it
+back closes it (shielded from cancellation, so a cancelled trigger still closes its sockets).
+aiohttp sessions belong to the loop they were opened on, so the key includes the loop. A loop
+that was closed while it still had borrowers (it never ran their ``finally``) is found on the
+next borrow and its sessions are detached and their sockets dropped, so neither "Unclosed client
+session" nor "Unclosed connector" is reported for them.
 """
 
 from __future__ import annotations
@@ -21,87 +28,96 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
-from xportcn_provider.api.client import DEFAULT_TIMEOUT, USER_AGENT
+from xportcn_provider.api.client import ClientSettings, new_session
 
 log = logging.getLogger(__name__)
 
-#: Sockets per (loop, connection). Polls are small and fast; ten keep-alive sockets serve
-#: hundreds of triggers polling every few seconds, and keep the load on Xportcn polite.
-DEFAULT_LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=10, keepalive_expiry=30.0)
-
 
 @dataclass
-class _Entry:
-    client: httpx.AsyncClient
+class SharedSession:
+    """A loop's session for one connection, its request gate and how many borrowers hold it."""
+
+    session: aiohttp.ClientSession
     gate: asyncio.Semaphore
+    max_connections: int
     users: int = 0
 
 
-_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Entry]] = weakref.WeakKeyDictionary()
-_GATES: weakref.WeakKeyDictionary[httpx.AsyncClient, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, SharedSession]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def request_gate(client: httpx.AsyncClient) -> asyncio.Semaphore | None:
-    """The semaphore that lets at most ``max_connections`` requests into a shared client at once.
+def _new_session(settings: ClientSettings) -> aiohttp.ClientSession:
+    """Open one pooled session (a seam: tests wrap it to count the sessions opened)."""
+    return new_session(settings)
 
-    httpcore's pool rescans every queued request against every connection whenever one frees
-    up, so 1,000 triggers queued on 10 sockets cost quadratic CPU; waiting on this gate instead
-    keeps httpcore's queue short (about 40-60 % less CPU per poll measured at 1,000 waits).
+
+def _abandon(shared: SharedSession) -> None:
+    """Forget a session whose loop is closed: it cannot be awaited closed any more.
+
+    Its sockets are aborted directly (their loop is gone, so ``close`` would schedule on a dead
+    loop) and the session detached, which marks it closed without touching that loop.
     """
-    return _GATES.get(client)
+    connector = shared.session.connector
+    shared.session.detach()
+    if connector is None:
+        return
+    with contextlib.suppress(Exception):
+        for protocols in list(getattr(connector, "_conns", {}).values()):
+            for protocol, _ in protocols:
+                transport = getattr(protocol, "transport", None)
+                if transport is not None:
+                    with contextlib.suppress(Exception):
+                        transport.abort()
+        connector._conns.clear()
+    with contextlib.suppress(Exception):
+        connector._closed = True
 
 
-def _new_client(limits: httpx.Limits) -> httpx.AsyncClient:
-    """Build one pooled client (tests replace this to plug in an ``httpx.MockTransport``)."""
-    return httpx.AsyncClient(limits=limits, timeout=DEFAULT_TIMEOUT, headers={"User-Agent": USER_AGENT})
-
-
-def _loop_pool(loop: asyncio.AbstractEventLoop) -> dict[str, _Entry]:
+def _loop_pool(loop: asyncio.AbstractEventLoop) -> dict[str, SharedSession]:
     for other in [lp for lp in _POOLS if lp.is_closed()]:
-        # A closed loop's clients can no longer be closed cleanly; forget them so their
-        # sockets are released by garbage collection.
-        _POOLS.pop(other, None)
+        for shared in _POOLS.pop(other, {}).values():
+            _abandon(shared)
     return _POOLS.setdefault(loop, {})
 
 
 @contextlib.asynccontextmanager
-async def shared_async_client(
-    conn_id: str, *, limits: httpx.Limits | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    """Borrow the running loop's client for ``conn_id``; it is closed when the last borrower leaves.
+async def shared_session(conn_id: str, settings: ClientSettings) -> AsyncIterator[SharedSession]:
+    """Borrow the running loop's session for ``conn_id``; the last borrower to leave closes it.
 
-    ``limits`` only applies when this call creates the client (the first borrower decides).
+    ``settings.max_connections`` and ``settings.timeout`` shape the session only when this call
+    opens it (the first borrower decides; every attempt still passes its own timeout).
     """
     loop = asyncio.get_running_loop()
     pool = _loop_pool(loop)
-    entry = pool.get(conn_id)
-    if entry is None or entry.client.is_closed:
-        chosen = limits or DEFAULT_LIMITS
-        entry = _Entry(_new_client(chosen), asyncio.Semaphore(chosen.max_connections or 100))
-        _GATES[entry.client] = entry.gate
-        pool[conn_id] = entry
-        log.debug("Opened the shared Xportcn HTTP client for connection %r", conn_id)
-    entry.users += 1
+    shared = pool.get(conn_id)
+    if shared is None or shared.session.closed:
+        shared = SharedSession(
+            _new_session(settings), asyncio.Semaphore(settings.max_connections), settings.max_connections
+        )
+        pool[conn_id] = shared
+        log.debug("Opened the shared Xportcn HTTP session for connection %r", conn_id)
+    shared.users += 1
     try:
-        yield entry.client
+        yield shared
     finally:
-        entry.users -= 1
-        if entry.users <= 0:
-            if pool.get(conn_id) is entry:
+        shared.users -= 1
+        if shared.users <= 0:
+            if pool.get(conn_id) is shared:
                 del pool[conn_id]
-            # Shielded so a cancelled trigger still closes the sockets it was the last user of.
-            await asyncio.shield(entry.client.aclose())
-            log.debug("Closed the shared Xportcn HTTP client for connection %r", conn_id)
+            await asyncio.shield(shared.session.close())
+            log.debug("Closed the shared Xportcn HTTP session for connection %r", conn_id)
 
 
 def pool_stats() -> dict[str, int]:
-    """For tests and debugging: open shared clients and borrowers, over every live loop."""
-    clients = users = 0
+    """For tests and debugging: open shared sessions and borrowers, over every live loop."""
+    sessions = users = 0
     for loop, pool in list(_POOLS.items()):
         if loop.is_closed():
             continue
-        clients += len(pool)
-        users += sum(entry.users for entry in pool.values())
-    return {"clients": clients, "users": users}
+        sessions += len(pool)
+        users += sum(shared.users for shared in pool.values())
+    return {"clients": sessions, "users": users}

@@ -22,7 +22,7 @@ from xportcn_provider.connection import (
     push_token_of,
     read_connection,
 )
-from xportcn_provider.hooks.async_client import request_gate, shared_async_client
+from xportcn_provider.hooks.async_client import shared_session
 from xportcn_provider.hooks.endpoint_methods import XportcnEndpointMethods
 
 
@@ -94,20 +94,20 @@ class XportcnHook(XportcnEndpointMethods, BaseHook):
 
     @contextlib.asynccontextmanager
     async def async_client(self) -> AsyncIterator[AsyncXportcnClient]:
-        """An async client on the loop's shared, pooled HTTP client for this connection.
+        """An async client on the loop's shared, pooled HTTP session for this connection.
 
         Every trigger of one triggerer that uses the same connection borrows the same
-        ``httpx.AsyncClient`` (see :mod:`xportcn_provider.hooks.async_client`); signing, the
-        envelope rules and the retry policy are those of the sync client.
+        ``aiohttp.ClientSession`` and request gate (see :mod:`xportcn_provider.hooks.async_client`);
+        signing, the envelope rules and the retry policy are those of the sync client.
         """
         config = await self.aget_config()
-        async with shared_async_client(self.xportcn_conn_id) as http:
+        async with shared_session(self.xportcn_conn_id, config.settings) as shared:
             yield AsyncXportcnClient(
                 config.credentials,
                 config.settings,
-                client=http,
+                session=shared.session,
                 logger=self.log,  # type: ignore[arg-type]
-                gate=request_gate(http),
+                gate=shared.gate,
             )
 
     def get_conn(self) -> XportcnClient:

@@ -246,11 +246,11 @@ class XportcnWaitingOperatorMixin:
         timeout: float | None,
     ) -> Any:
         """Wait until ``spec`` succeeds, then return ``result`` (raise on failure or timeout)."""
+        from xportcn_provider.triggers.status import status_trigger_for
         from xportcn_provider.waiting import (
             PollState,
             XportcnWaitError,
             XportcnWaitFailure,
-            status_trigger_for,
             wait_sync,
         )
 

@@ -45,7 +45,6 @@ from xportcn_provider.waiting import (
     XportcnWaitTimeout,
     check_max_consecutive_errors,
     event_result,
-    status_trigger_for,
 )
 
 if TYPE_CHECKING:
@@ -211,6 +210,9 @@ class XportcnStatusSensorBase(BaseSensorOperator):
             raise XportcnWaitTimeout(
                 message, status=self.state.last_status, ids=self.spec.ids, record=self.state.last_record
             )
+        # Imported here: DAG files import sensors, and only a deferring sensor needs the trigger.
+        from xportcn_provider.triggers.status import status_trigger_for
+
         trigger, defer_timeout = status_trigger_for(
             self.spec,
             conn_id=self.xportcn_conn_id,

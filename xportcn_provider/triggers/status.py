@@ -2,8 +2,11 @@
 
 It carries a :class:`~xportcn_provider.api.waits.WaitSpec` as a dict (so it survives a triggerer
 restart), reads the connection with Airflow's async API, polls with the loop's shared pooled
-``httpx.AsyncClient`` and the same signing, envelope and retry rules as the sync hook, and yields
-exactly one event: ``success``, ``failure``, ``timeout`` or ``error``.
+``aiohttp.ClientSession`` and the same signing, envelope and retry rules as the sync hook, and
+yields exactly one event: ``success``, ``failure``, ``timeout`` or ``error``.
+
+:func:`status_trigger_for` builds the trigger for a sensor or operator that defers. This module
+imports :mod:`xportcn_provider.waiting` (the shared wait rules), never the other way round.
 
 Safety: it only ever polls read-only endpoints. ``WaitSpec`` refuses anything else, and
 ``__init__`` rebuilds the spec, so a trigger for a write endpoint cannot even be constructed —
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -176,6 +180,45 @@ class XportcnStatusTrigger(BaseTrigger):
             interval = next_interval(
                 interval, exponential_backoff=self.exponential_backoff, maximum=self.max_poll_interval
             )
+
+
+def status_trigger_for(
+    spec: WaitSpec,
+    *,
+    conn_id: str,
+    poll_interval: float,
+    timeout: float | None,
+    started_at: float | None = None,
+    exponential_backoff: bool = False,
+    max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+    max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    consecutive_errors: int = 0,
+    grace: float = 60.0,
+) -> tuple[XportcnStatusTrigger, timedelta | None]:
+    """The trigger and the ``defer(timeout=...)`` for a wait that began at ``started_at`` (epoch s).
+
+    The trigger carries the absolute deadline ``started_at + timeout`` so a triggerer restart does
+    not restart the clock. The deferral timeout is the time left plus ``grace``: the trigger's own
+    timeout event (with the last status in its message) normally comes first, and the deferral
+    timeout is the backstop for a triggerer that stops running it. ``consecutive_errors`` carries
+    the errors already seen in a row (e.g. by a first poke) into the trigger's bound.
+    """
+    start = time.time() if started_at is None else started_at
+    deadline = None if timeout is None else start + timeout
+    trigger = XportcnStatusTrigger(
+        wait=spec.to_dict(),
+        conn_id=conn_id,
+        poll_interval=poll_interval,
+        deadline=deadline,
+        exponential_backoff=exponential_backoff,
+        max_poll_interval=max_poll_interval,
+        max_consecutive_errors=max_consecutive_errors,
+        consecutive_errors=consecutive_errors,
+    )
+    defer_timeout = None
+    if deadline is not None:
+        defer_timeout = timedelta(seconds=max(deadline - time.time(), 0.0) + grace)
+    return trigger, defer_timeout
 
 
 def _iso(epoch: float) -> str:

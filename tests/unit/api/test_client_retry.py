@@ -1,4 +1,4 @@
-"""Retries of the sync (requests) and async (httpx) clients, with mocked transports.
+"""Retries of the sync (requests, mocked) and async (aiohttp, against a local script server) clients.
 
 ``sleep`` is injected, so no test waits for real; the waits tenacity asks for are recorded.
 """
@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 import requests
 import requests_mock as rm
@@ -32,6 +31,7 @@ from xportcn_provider.api.errors import (
     XportcnValidationError,
 )
 
+from .._http_script import DROP, Answer, Delay, Entry, ScriptServer, script_server
 from .._support import ACCESS_KEY, BASE_URL, USER_ID, envelope, fresh_secret, md5_signature
 
 NAME = "order_detail"
@@ -308,104 +308,110 @@ def test_errors_after_retries_do_not_leak_the_secret(requests_mock: rm.Mocker, s
         assert sent["signature"] not in text and sent["nonce-str"] not in text
 
 
-# --- async (httpx.MockTransport) --------------------------------------------------------------
+# --- async (a real local server: tests/unit/_http_script.py) ---------------------------------------
 
 
-class Script:
-    """An httpx handler that answers from a list (the last answer repeats) and records requests."""
-
-    def __init__(self, *answers: httpx.Response | type[Exception]) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
-        if isinstance(answer, type):
-            raise answer("scripted failure", request=request)  # type: ignore[call-arg]
-        return answer
+@pytest.fixture
+def server() -> Iterator[ScriptServer]:
+    with script_server() as started:
+        yield started
 
 
-def ok_response() -> httpx.Response:
-    return httpx.Response(200, text=envelope(data={"orderId": "1"}))
+def ok_response() -> Answer:
+    return Answer(200, envelope(data={"orderId": "1"}))
 
 
-def busy_response(**headers: str) -> httpx.Response:
-    return httpx.Response(503, text="busy", headers=headers)
+def busy_response(**headers: str) -> Answer:
+    return Answer(503, "busy", headers)
 
 
 def run_async(
-    script: Script, secret: str, sleep: Callable[[float], Any], retry: bool = True, **settings: Any
+    server: ScriptServer,
+    secret: str,
+    sleep: Callable[[float], Any],
+    retry: bool = True,
+    base_url: str | None = None,
+    **settings: Any,
 ) -> Any:
     settings.setdefault("max_retries", 3)
 
     async def go() -> Any:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(script)) as http:
-            client = AsyncXportcnClient(
-                Credentials(ACCESS_KEY, secret, USER_ID),
-                ClientSettings(base_url=BASE_URL, **settings),
-                client=http,
-                sleep=sleep,
-            )
+        client = AsyncXportcnClient(
+            Credentials(ACCESS_KEY, secret, USER_ID),
+            ClientSettings(base_url=(base_url or server.base_url) + "/api", **settings),
+            sleep=sleep,
+        )
+        try:
             return await client.call(NAME, {"orderId": "1"}, retry=retry)
+        finally:
+            await client.aclose()
 
     return asyncio.run(go())
 
 
 @pytest.mark.parametrize("sleep_cls", [AsyncSleeps, Sleeps], ids=["async-sleep", "sync-sleep"])
-def test_async_retries_then_succeeds_and_records_waits(secret: str, sleep_cls: type) -> None:
-    script = Script(busy_response(**{"Retry-After": "4"}), busy_response(), ok_response())
+def test_async_retries_then_succeeds_and_records_waits(
+    server: ScriptServer, secret: str, sleep_cls: type
+) -> None:
+    server.then(busy_response(**{"Retry-After": "4"}), busy_response(), ok_response())
     sleeps = sleep_cls()
-    assert run_async(script, secret, sleeps, backoff_initial=1.0, backoff_max=8.0) == {"orderId": "1"}
-    assert len(script.requests) == 3
+    assert run_async(server, secret, sleeps, backoff_initial=1.0, backoff_max=8.0) == {"orderId": "1"}
+    assert len(server.requests) == 3
     assert sleeps[0] == 4.0 and 1.0 <= sleeps[1] <= 2.0
 
 
 @pytest.mark.parametrize("max_retries", [0, 2])
-def test_async_attempt_count(secret: str, max_retries: int) -> None:
-    script = Script(busy_response())
+def test_async_attempt_count(server: ScriptServer, secret: str, max_retries: int) -> None:
+    server.then(busy_response())
     sleeps = AsyncSleeps()
     with pytest.raises(XportcnTransientError):
-        run_async(script, secret, sleeps, max_retries=max_retries)
-    assert len(script.requests) == max_retries + 1
+        run_async(server, secret, sleeps, max_retries=max_retries)
+    assert len(server.requests) == max_retries + 1
     assert len(sleeps) == max_retries
 
 
 @pytest.mark.parametrize(
-    "exc, final",
-    [(httpx.ConnectError, XportcnTransientError), (httpx.ReadTimeout, XportcnTimeoutError)],
+    "fault, final",
+    [(DROP, XportcnTransientError), (Delay(1.0, Answer(200, envelope(data={}))), XportcnTimeoutError)],
+    ids=["dropped", "read-timeout"],
 )
-def test_async_connection_errors_and_timeouts(secret: str, exc: type[Exception], final: type) -> None:
-    script = Script(exc, exc, ok_response())
-    assert run_async(script, secret, AsyncSleeps()) == {"orderId": "1"}
-    assert len(script.requests) == 3
-    script = Script(exc)
-    with pytest.raises(final):
-        run_async(script, secret, AsyncSleeps(), max_retries=1)
-    assert len(script.requests) == 2
+def test_async_connection_errors_and_timeouts(
+    server: ScriptServer, secret: str, fault: Entry, final: type[XportcnError]
+) -> None:
+    server.then(fault, fault, ok_response())
+    assert run_async(server, secret, AsyncSleeps(), timeout=0.3) == {"orderId": "1"}
+    assert len(server.requests) == 3
+    server.requests.clear()
+    server.script[:] = [fault]
+    with pytest.raises(final) as caught:
+        run_async(server, secret, AsyncSleeps(), max_retries=1, timeout=0.3)
+    assert type(caught.value) is final
+    assert len(server.requests) == 2
+    # the request reached the server before it failed: whether it was processed is unknown
+    assert caught.value.not_processed is False  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("case, response, error", FINAL_FAILURES, ids=[c[0] for c in FINAL_FAILURES])
 def test_async_no_retry_on_final_failures(
-    secret: str, case: str, response: dict[str, Any], error: type[XportcnError]
+    server: ScriptServer, secret: str, case: str, response: dict[str, Any], error: type[XportcnError]
 ) -> None:
-    script = Script(httpx.Response(response["status_code"], text=response["text"]), ok_response())
+    server.then(Answer(response["status_code"], response["text"]), ok_response())
     with pytest.raises(error):
-        run_async(script, secret, AsyncSleeps(), max_retries=5)
-    assert len(script.requests) == 1
+        run_async(server, secret, AsyncSleeps(), max_retries=5)
+    assert len(server.requests) == 1
 
 
-def test_async_retry_false_is_a_single_attempt(secret: str) -> None:
-    script = Script(busy_response(), ok_response())
+def test_async_retry_false_is_a_single_attempt(server: ScriptServer, secret: str) -> None:
+    server.then(busy_response(), ok_response())
     with pytest.raises(XportcnTransientError):
-        run_async(script, secret, AsyncSleeps(), retry=False)
-    assert len(script.requests) == 1
+        run_async(server, secret, AsyncSleeps(), retry=False)
+    assert len(server.requests) == 1
 
 
-def test_async_new_nonce_and_signature_per_attempt(secret: str) -> None:
-    script = Script(busy_response(), httpx.ConnectError, busy_response(), ok_response())
-    run_async(script, secret, AsyncSleeps())
-    sent = [r.headers for r in script.requests]
+def test_async_new_nonce_and_signature_per_attempt(server: ScriptServer, secret: str) -> None:
+    server.then(busy_response(), DROP, busy_response(), ok_response())
+    run_async(server, secret, AsyncSleeps())
+    sent = [r.headers for r in server.requests]
     assert len(sent) == 4
     assert len({h["nonce-str"] for h in sent}) == 4
     assert len({h["signature"] for h in sent}) == 4
@@ -413,28 +419,32 @@ def test_async_new_nonce_and_signature_per_attempt(secret: str) -> None:
         assert h["signature"] == md5_signature(h["access-key"], h["timestamp"], h["nonce-str"], secret)
 
 
-def test_async_exact_request(secret: str) -> None:
-    script = Script(ok_response())
-    run_async(script, secret, AsyncSleeps())
-    (request,) = script.requests
-    assert str(request.url) == URL
+def test_async_exact_request(server: ScriptServer, secret: str) -> None:
+    server.then(ok_response())
+    run_async(server, secret, AsyncSleeps())
+    (request,) = server.requests
+    assert request.path == "/api" + CATALOGUE[NAME].path
+    assert request.query == {}
     assert request.method == "POST"
-    assert json.loads(request.content) == {"orderId": "1"}
+    assert request.json() == {"orderId": "1"}
     assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"] == client_mod.USER_AGENT
 
 
-def test_async_retries_are_logged(secret: str, caplog: pytest.LogCaptureFixture) -> None:
-    script = Script(busy_response(), ok_response())
+def test_async_retries_are_logged(
+    server: ScriptServer, secret: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.then(busy_response(), ok_response())
     with caplog.at_level(logging.WARNING, logger=client_mod.log.name):
-        run_async(script, secret, AsyncSleeps())
+        run_async(server, secret, AsyncSleeps())
     (record,) = [r for r in caplog.records if r.name == client_mod.log.name]
     assert NAME in record.getMessage() and "attempt 1/4" in record.getMessage()
     assert "XportcnTransientError" in record.getMessage()
 
 
-def test_rate_limit_error_retry_after_is_used_by_async_too(secret: str) -> None:
-    script = Script(httpx.Response(429, text="", headers={"Retry-After": "9"}), ok_response())
+def test_rate_limit_error_retry_after_is_used_by_async_too(server: ScriptServer, secret: str) -> None:
+    server.then(Answer(429, "", {"Retry-After": "9"}), ok_response())
     sleeps = AsyncSleeps()
-    run_async(script, secret, sleeps)
+    run_async(server, secret, sleeps)
     assert sleeps == [9.0]
     assert isinstance(XportcnRateLimitError("x", retry_after=1.0), XportcnError)

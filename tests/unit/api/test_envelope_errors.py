@@ -1,8 +1,9 @@
 """Envelope parsing and the error mapping (contract §1.2), as one table of cases.
 
 Every case runs three ways: straight through ``interpret_response``, through the sync client
-over ``requests`` (requests-mock) and through the async client over ``httpx`` (MockTransport),
-so the header plumbing (``Retry-After``) and the body handling are checked end to end.
+over ``requests`` (requests-mock) and through the async client over ``aiohttp`` (against a local
+script server, ``tests/unit/_http_script.py``), so the header plumbing (``Retry-After``) and the
+body handling are checked end to end.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-import httpx
 import pytest
 import requests_mock as rm
 
@@ -28,6 +28,7 @@ from xportcn_provider.api.envelope import (
     parse_envelope,
 )
 
+from .._http_script import Answer, script_server
 from .._support import ACCESS_KEY, BASE_URL, USER_ID, envelope, fresh_secret
 
 LONG_HTML = "<html><body>" + "B" * 150 + "C" * 300 + "</body></html>"
@@ -380,22 +381,24 @@ def _sync(case: Case, secret: str) -> tuple[Any, dict[str, str]]:
     return outcome, sent
 
 
-def _async(case: Case, secret: str) -> Any:
+def _async(case: Case, secret: str) -> tuple[Any, dict[str, str]]:
     headers = {"Retry-After": case.retry_after_header} if case.retry_after_header else {}
     body = case.body.encode() if isinstance(case.body, str) else case.body
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(case.status, content=body, headers=headers)
+    async def run(base_url: str) -> Any:
+        settings = replace(_settings(), base_url=base_url)
+        client = AsyncXportcnClient(Credentials(ACCESS_KEY, secret, USER_ID), settings)
+        try:
+            return await client.call_envelope("order_detail", {"orderId": "1"})
+        except E.XportcnError as err:
+            return err
+        finally:
+            await client.aclose()
 
-    async def run() -> Any:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-            client = AsyncXportcnClient(Credentials(ACCESS_KEY, secret, USER_ID), _settings(), client=http)
-            try:
-                return await client.call_envelope("order_detail", {"orderId": "1"})
-            except E.XportcnError as err:
-                return err
-
-    return asyncio.run(run())
+    with script_server(Answer(case.status, body, headers)) as server:
+        outcome = asyncio.run(run(server.base_url + "/api"))
+        sent = dict(server.requests[-1].headers)
+    return outcome, sent
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -415,10 +418,10 @@ def test_sync_client(case: Case) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_async_client(case: Case) -> None:
     secret = fresh_secret()
-    outcome = _async(case, secret)
+    outcome, sent = _async(case, secret)
     _check(case, outcome)
     if isinstance(outcome, E.XportcnError):
-        _assert_no_secret(outcome, secret, {})
+        _assert_no_secret(outcome, secret, {k.lower(): v for k, v in sent.items()})
 
 
 def _assert_no_secret(err: BaseException, secret: str, sent_headers: dict[str, str]) -> None:

@@ -19,6 +19,7 @@ from xportcn_provider.api.errors import (
     XportcnValidationError,
 )
 from xportcn_provider.api.waits import domestic_tracking_wait, refund_wait
+from xportcn_provider.triggers.status import status_trigger_for
 from xportcn_provider.waiting import (
     PollState,
     XportcnWaitError,
@@ -26,7 +27,6 @@ from xportcn_provider.waiting import (
     XportcnWaitTimeout,
     event_result,
     is_tolerable,
-    status_trigger_for,
     wait_sync,
 )
 

@@ -1,4 +1,4 @@
-"""XportcnStatusTrigger against a scripted fake server (httpx.MockTransport): no network, no DB."""
+"""XportcnStatusTrigger against a scripted fake server on 127.0.0.1 (real HTTP, aiohttp): no DB."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from xportcn_provider.api.errors import XportcnValidationError
@@ -16,6 +15,7 @@ from xportcn_provider.hooks import async_client
 from xportcn_provider.triggers import status as trigger_module
 from xportcn_provider.triggers.status import XportcnStatusTrigger
 
+from .._http_script import DROP, Answer, Seen
 from ._fake import (
     ACCESS_KEY,
     USER_ID,
@@ -120,8 +120,8 @@ async def test_success_after_waiting_polls_is_one_event_with_the_record(
     assert len(fake_server.requests) == 3
     request = fake_server.requests[0]
     assert request.method == "POST"
-    assert request.url.path.endswith("/alibaba/ka/refund/detail")
-    assert json.loads(request.content) == {"refundId": "TQ1"}
+    assert request.path.endswith("/alibaba/ka/refund/detail")
+    assert request.json() == {"refundId": "TQ1"}
 
 
 async def test_requests_are_signed_like_the_sync_client(
@@ -213,11 +213,11 @@ async def test_transient_errors_are_tolerated_and_the_count_resets(
 ) -> None:
     # Two errors, a good answer, two more errors, success: never 3 in a row.
     fake_server.then(
-        httpx.Response(503, text="busy"),
-        httpx.Response(429, text="slow down"),
+        Answer(503, "busy"),
+        Answer(429, "slow down"),
         status("waitselleragree"),
-        httpx.Response(502, text="<html>bad gateway</html>"),
-        httpx.Response(200, text="<html>maintenance</html>"),
+        Answer(502, "<html>bad gateway</html>"),
+        Answer(200, "<html>maintenance</html>"),
         status("refundsuccess"),
     )
     [event] = await all_events(make_trigger(max_consecutive_errors=3))
@@ -228,7 +228,7 @@ async def test_transient_errors_are_tolerated_and_the_count_resets(
 async def test_too_many_consecutive_transient_errors_yield_error(
     xportcn_conn: str, fake_server: FakeXportcn
 ) -> None:
-    fake_server.then(status("waitselleragree"), httpx.Response(503, text="busy"))
+    fake_server.then(status("waitselleragree"), Answer(503, "busy"))
     [event] = await all_events(make_trigger(max_consecutive_errors=3))
     assert event["status"] == "error"
     assert "3 consecutive" in event["message"]
@@ -239,17 +239,14 @@ async def test_too_many_consecutive_transient_errors_yield_error(
 async def test_errors_seen_before_deferring_count_towards_the_bound(
     xportcn_conn: str, fake_server: FakeXportcn
 ) -> None:
-    fake_server.then(httpx.Response(503, text="busy"), status("refundsuccess"))
+    fake_server.then(Answer(503, "busy"), status("refundsuccess"))
     [event] = await all_events(make_trigger(max_consecutive_errors=3, consecutive_errors=2))
     assert event["status"] == "error" and "3 consecutive" in event["message"]
     assert len(fake_server.requests) == 1
 
 
 async def test_connection_errors_count_as_transient(xportcn_conn: str, fake_server: FakeXportcn) -> None:
-    def drop(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection reset", request=request)
-
-    fake_server.then(drop, status("refundsuccess"))
+    fake_server.then(DROP, status("refundsuccess"))
     [event] = await all_events(make_trigger())
     assert event["status"] == "success"
 
@@ -354,12 +351,12 @@ async def test_concurrent_triggers_share_one_client_which_closes_after_the_last(
 ) -> None:
     polls: dict[str, int] = {}
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: Seen) -> Answer:
         # Each refund succeeds on its third poll, so the triggers overlap while they wait.
-        refund_id = json.loads(request.content)["refundId"]
+        refund_id = request.json()["refundId"]
         polls[refund_id] = polls.get(refund_id, 0) + 1
         value = "refundsuccess" if polls[refund_id] >= 3 else "waitselleragree"
-        return httpx.Response(200, text=envelope(data={"refundId": refund_id, "status": value}))
+        return Answer(200, envelope(data={"refundId": refund_id, "status": value}))
 
     fake_server.then(answer)
     triggers = [make_trigger(wait=refund_wait(f"TQ{i}").to_dict(), poll_interval=0.01) for i in range(50)]
@@ -367,7 +364,7 @@ async def test_concurrent_triggers_share_one_client_which_closes_after_the_last(
     assert [r[0]["status"] for r in results] == ["success"] * 50
     assert [r[0]["ids"]["refund_id"] for r in results] == [f"TQ{i}" for i in range(50)]
     assert fake_server.clients_created == 1
-    assert fake_server.clients[0].is_closed
+    assert fake_server.clients[0].closed
     assert async_client.pool_stats() == {"clients": 0, "users": 0}
     assert len(fake_server.requests) == 150
 
@@ -385,7 +382,7 @@ async def test_cancelled_trigger_gives_its_client_back(xportcn_conn: str, fake_s
     with pytest.raises(asyncio.CancelledError):
         await task
     assert async_client.pool_stats() == {"clients": 0, "users": 0}
-    assert fake_server.clients[0].is_closed
+    assert fake_server.clients[0].closed
 
 
 async def test_different_connections_get_different_clients(
