@@ -23,7 +23,7 @@ import pytest
 from xportcn_provider.api.errors import XportcnProtocolError, XportcnValidationError
 from xportcn_provider.sandbox.handle import SandboxHandle
 from xportcn_provider.transfers import XportcnOrdersToStorageOperator
-from xportcn_provider.transfers.storage import PARQUET_COLUMNS
+from xportcn_provider.transfers.storage import PARQUET_COLUMNS, read_partition
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
 TAOBAO_ITEMS = [{"itemId": "712345678901", "skuId": "5012345678", "quantity": 1}]
@@ -200,6 +200,7 @@ def test_jsonl_gz_into_memory(seeded: SandboxHandle, memory_root: str) -> None:
     assert result["partitions"][0]["path"] == f"{memory_root}/dt=2026-11-20.jsonl.gz"
     rows = _jsonl_rows(gzip.decompress(_read(result["partitions"][0]["path"])))
     assert len({r["orderId"] for r in rows}) == 24
+    assert list(read_partition(result["partitions"][0]["path"])) == rows
 
 
 def test_parquet_into_memory_round_trips_with_the_documented_schema(
@@ -217,6 +218,7 @@ def test_parquet_into_memory_round_trips_with_the_documented_schema(
     assert all(r["platform"] == "1688" and isinstance(r["sumPayment"], int) for r in rows)
     assert json.loads(rows[0]["record"])["orderId"] == rows[0]["orderId"]
     assert result["partitions"][1]["path"].endswith("dt=2026-11-21.parquet")
+    assert list(read_partition(result["partitions"][0]["path"])) == [json.loads(r["record"]) for r in rows]
 
 
 # --- a service that answers in another shape (issue 11's variants) ---------------------------
@@ -328,6 +330,7 @@ def test_the_destination_is_an_outlet_asset_and_its_event_says_what_was_written(
     extra = op.last_context["outlet_events"][op.outlets[0]].extra  # type: ignore[attr-defined]
     assert extra == {
         "destination": f"file://{tmp_path}/orders",
+        "storage_conn_id": None,
         "format": "jsonl",
         "platform": "1688",
         "partitions": [
@@ -452,6 +455,7 @@ def test_s3_through_an_airflow_connection(seeded: SandboxHandle, s3_conn: tuple[
     assert len({r["orderId"] for r in _jsonl_rows(content)}) == 24
     assert _run(op, DAY + timedelta(days=1)) == first  # rerun: same objects, same content
     assert read(day20) == content
+    assert list(read_partition(day20, conn_id)) == _jsonl_rows(content)
 
     from airflow.sdk import ObjectStoragePath
 

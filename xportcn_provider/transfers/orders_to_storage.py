@@ -35,6 +35,7 @@ from xportcn_provider.transfers.storage import (
     open_destination,
     partition_days,
     partition_name,
+    storage_conn_of,
 )
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
     :param platform: ``"1688"`` (``order_list``, default) or ``"taobao"`` (``taobao_order_list``).
     :param file_format: ``"jsonl"`` (default), ``"jsonl.gz"`` or ``"parquet"`` (needs the
         ``parquet`` extra; columns in :data:`~xportcn_provider.transfers.storage.PARQUET_COLUMNS`).
+        Templated.
     :param lookback: also rewrite the partitions of this many preceding days: a ``timedelta`` or a
         number of days (``"{{ params.lookback_days }}"`` works). Default ``0``. Templated.
     :param page_size: orders per list request, 1–500 (the server may cap it lower). Templated.
@@ -185,7 +187,8 @@ class XportcnOrdersToStorageOperator(BaseOperator):
     ) -> None:
         if platform not in LIST_ENDPOINTS:
             raise invalid("platform", f"must be one of {', '.join(LIST_ENDPOINTS)}, got {platform!r}.")
-        if file_format not in FORMAT_EXTENSIONS:  # pyarrow's presence is checked by the task, not the parser
+        # a literal bad name fails at parse time; pyarrow's presence is checked by the task, not the parser
+        if not _is_templated(file_format) and file_format not in FORMAT_EXTENSIONS:
             check_format(file_format)
         declared = self._declared_asset(destination, asset)
         if declared is not None:
@@ -270,7 +273,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
             "platform": self.platform,
             "interval": [iso_utc(days[0]), iso_utc(days[-1] + ONE_DAY)],
         }
-        self._report_lineage(context, destination, partitions)
+        self._report_lineage(context, destination, partitions, file_format)
         return result
 
     def _write_day(
@@ -310,7 +313,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
         return f"{parts.scheme}://{host}{parts.path.rstrip('/')}{endpoint.path}"
 
     def _report_lineage(
-        self, context: Context, destination: Destination, partitions: list[dict[str, Any]]
+        self, context: Context, destination: Destination, partitions: list[dict[str, Any]], file_format: str
     ) -> None:
         """Asset event extra, hook-lineage collector entries, and what OpenLineage will report."""
         from airflow.sdk.lineage import get_hook_lineage_collector
@@ -323,6 +326,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
         self._lineage = {
             "source": source,
             "rows_read": sum(p["orders"] for p in partitions),
+            "format": file_format,
             "outputs": [
                 (*destination.openlineage_id(p["path"].rsplit("/", 1)[1]), p["orders"], p["bytes"])
                 for p in partitions
@@ -333,7 +337,8 @@ class XportcnOrdersToStorageOperator(BaseOperator):
             if events is not None:
                 events[self.asset].extra = {
                     "destination": destination.url,
-                    "format": self.file_format,
+                    "storage_conn_id": storage_conn_of(self.destination, self.storage_conn_id),
+                    "format": file_format,
                     "platform": self.platform,
                     "partitions": [
                         {"dt": p["dt"], "path": p["path"], "orders": p["orders"]} for p in partitions
@@ -374,7 +379,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
             )
         ]
         schema_facets: dict[str, Any] = {}
-        if self.file_format == "parquet":
+        if self._lineage["format"] == "parquet":
             from xportcn_provider.transfers.storage import PARQUET_COLUMNS
 
             schema_facets["schema"] = SchemaDatasetFacet(

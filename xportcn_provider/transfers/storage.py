@@ -396,3 +396,25 @@ def encode(staged_jsonl: Path, file_format: str, work_dir: Path, *, platform: st
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
     # an empty day still gets a file with the schema (ParquetWriter writes it on close)
     return target
+
+
+def read_partition(path: str, storage_conn_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """The orders of one partition object (``.jsonl``, ``.jsonl.gz`` or ``.parquet``), streaming.
+
+    For DAGs downstream of the transfer's Asset: ``path`` and ``storage_conn_id`` are in each
+    asset event's ``extra``. Parquet rows come back as the orders as received (``record``).
+    """
+    folder, _, name = path.rstrip("/").rpartition("/")
+    destination = open_destination(folder, storage_conn_id)
+    with destination.fs.open(destination.child_path(name), "rb") as raw:
+        if name.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            for batch in pq.ParquetFile(raw).iter_batches(columns=["record"], batch_size=PARQUET_BATCH_ROWS):
+                for record in batch.column(0).to_pylist():
+                    yield json.loads(record)
+            return
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if name.endswith(".gz") else raw
+        for line in stream:
+            if line.strip():
+                yield json.loads(line)
