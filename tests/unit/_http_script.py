@@ -56,6 +56,21 @@ class Delay:
     answer: Answer
 
 
+@dataclass(frozen=True)
+class CutBody:
+    """HTTP 200 announcing ``text`` in full, then the connection closes halfway through the body."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Trickle:
+    """HTTP 200 whose body arrives one byte every ``interval`` seconds (each read is quick)."""
+
+    text: str
+    interval: float
+
+
 class _Drop:
     """Close the connection without answering (the client sees the server disconnect)."""
 
@@ -67,7 +82,7 @@ DROP = _Drop()
 
 #: A script entry: an answer, a delayed answer, DROP, an envelope's ``data`` (a dict, answered with
 #: code 200), or a function of the request (sync or async) returning one of those.
-Entry = Answer | Delay | _Drop | dict[str, Any] | Callable[[Seen], Any]
+Entry = Answer | Delay | CutBody | Trickle | _Drop | dict[str, Any] | Callable[[Seen], Any]
 
 
 class ScriptServer:
@@ -111,6 +126,8 @@ class ScriptServer:
             assert request.transport is not None
             request.transport.abort()
             raise ConnectionResetError("scripted drop")
+        if isinstance(entry, CutBody | Trickle):
+            return await self._stream(request, entry)
         if isinstance(entry, dict):  # an envelope's data, answered with code 200
             entry = Answer(200, envelope(data=entry))
         assert isinstance(entry, Answer), entry
@@ -119,6 +136,22 @@ class ScriptServer:
             body=entry.text.encode() if isinstance(entry.text, str) else entry.text,
             headers={"Content-Type": "application/json", **entry.headers},
         )
+
+    async def _stream(self, request: web.Request, entry: CutBody | Trickle) -> web.StreamResponse:
+        body = entry.text.encode()
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        if isinstance(entry, CutBody):
+            await response.write(body[: len(body) // 2])
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        for i in range(len(body)):
+            await response.write(body[i : i + 1])
+            await asyncio.sleep(entry.interval)
+        await response.write_eof()
+        return response
 
     async def _start(self) -> str:
         app = web.Application()

@@ -552,9 +552,7 @@ class AsyncXportcnClient(_ClientBase):
         self._session = session
         #: At most this many requests between signing and their answer (see the class docstring).
         self.gate = gate if gate is not None else asyncio.Semaphore(self.settings.max_connections)
-        #: One attempt's deadline, body included (a trickling answer cannot hold a call past it);
-        #: ``sock_connect`` makes a connect that times out say so (nothing was sent).
-        self.timeout = aiohttp.ClientTimeout(total=self.settings.timeout, sock_connect=self.settings.timeout)
+        self.timeout = attempt_timeout(self.settings)
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -653,10 +651,22 @@ def new_session(settings: ClientSettings) -> aiohttp.ClientSession:
     )
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.timeout),
+        timeout=attempt_timeout(settings),
         headers={"User-Agent": USER_AGENT},
         # Every call is signed on its own: no cookie carried from one unrelated call to the next.
         cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+def attempt_timeout(settings: ClientSettings) -> aiohttp.ClientTimeout:
+    """One attempt's limits: ``timeout`` to connect and between reads, like the sync client's.
+
+    Connect and read have their own limits so that a connect that times out is told apart (it
+    proves nothing was sent: ``not_processed``); ``total`` (10 % above, so it never pre-empts
+    them) bounds the whole attempt, body included: a trickling answer cannot hold a call for ever.
+    """
+    return aiohttp.ClientTimeout(
+        total=settings.timeout * 1.1, sock_connect=settings.timeout, sock_read=settings.timeout
     )
 
 
