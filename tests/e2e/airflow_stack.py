@@ -12,6 +12,14 @@ what a user would use: the public REST API v2 (token from the simple auth manage
 Everything is stopped on exit, also when the body raised: SIGTERM to each process group, then
 SIGKILL to whatever (including forked task workers) is still alive.
 
+``airflow_stack(..., distributed=Distributed(db_url, broker_url))`` starts the distributed
+variant instead: ``CeleryExecutor`` on a Postgres metadata DB and a Redis broker (both supplied
+by the caller, e.g. from ``services.py``), ``workers`` × ``airflow celery worker`` and
+``triggerers`` × ``airflow triggerer``. Each component then reports its own host name
+(``worker-1``, ``triggerer-2``, ... through ``e2e_hostname.py``), so Airflow's records say which
+worker ran a task and which triggerer ran a trigger, and :meth:`AirflowStack.kill_component`
+can SIGKILL one of them like a machine dying.
+
 See ``docs/e2e.md`` for the rationale behind the settings.
 """
 
@@ -31,6 +39,7 @@ import tempfile
 import time
 import weakref
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +51,11 @@ AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 USERNAME = "admin"
+
+#: The directory of this file: put on the components' PYTHONPATH for ``e2e_hostname``.
+E2E_DIR = Path(__file__).resolve().parent
+#: Marks a celery worker as ready in its log (``worker-1@<host> ready.``).
+CELERY_READY = " ready."
 
 #: Stacks currently running in this process (the e2e conftest attaches their log tails to failures).
 RUNNING: weakref.WeakSet[AirflowStack] = weakref.WeakSet()
@@ -86,11 +100,51 @@ def _tail(path: Path, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+@dataclass(frozen=True)
+class Distributed:
+    """The distributed topology: CeleryExecutor, an external metadata DB and broker, N workers/triggerers.
+
+    ``sql_alchemy_conn`` must name its driver (``postgresql+psycopg2://...``: SQLAlchemy 2.1 maps a
+    bare ``postgresql://`` to psycopg 3, which is not installed); the Celery result backend is the
+    same database (``db+`` prefix), which scheduler and workers must agree on.
+    """
+
+    sql_alchemy_conn: str
+    broker_url: str
+    workers: int = 2
+    triggerers: int = 2
+    #: task slots per ``airflow celery worker``
+    worker_concurrency: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.sql_alchemy_conn.startswith("postgresql+"):
+            raise ValueError(
+                f"sql_alchemy_conn must be postgresql+<driver>://..., got {self.sql_alchemy_conn!r}"
+            )
+        if self.workers < 1 or self.triggerers < 1 or self.worker_concurrency < 1:
+            raise ValueError("workers, triggerers and worker_concurrency must be >= 1")
+
+    @property
+    def worker_names(self) -> list[str]:
+        return [f"worker-{i}" for i in range(1, self.workers + 1)]
+
+    @property
+    def triggerer_names(self) -> list[str]:
+        return [f"triggerer-{i}" for i in range(1, self.triggerers + 1)]
+
+
 class AirflowStack:
     """One running deployment. Built and started by :func:`airflow_stack`."""
 
-    def __init__(self, home: Path, dags_folder: Path, env_extra: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        dags_folder: Path,
+        env_extra: Mapping[str, str] | None = None,
+        distributed: Distributed | None = None,
+    ) -> None:
         self.home = home
+        self.distributed = distributed
         self.dags_folder = dags_folder
         self.api_port = free_port()
         self.base_url = f"http://127.0.0.1:{self.api_port}"
@@ -99,6 +153,8 @@ class AirflowStack:
         self.task_log_dir = home / "logs"
         self.db_path = home / "airflow.db"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        #: components stopped on purpose (name -> time.time() of the kill); check_alive skips them
+        self.killed: dict[str, float] = {}
         self._token: str | None = None
         #: keep AIRFLOW_HOME after stop (set by the e2e conftest when a test using the stack failed)
         self.keep_home = False
@@ -154,8 +210,27 @@ class AirflowStack:
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             }
         )
+        if self.distributed is not None:
+            env.update(self._distributed_env(self.distributed, env.get("PYTHONPATH")))
         env.update(env_extra)
         return env
+
+    @staticmethod
+    def _distributed_env(dist: Distributed, pythonpath: str | None) -> dict[str, str]:
+        """Settings of the distributed topology (see ``docs/e2e.md``, "Distributed")."""
+        db_url = dist.sql_alchemy_conn
+        slots = dist.workers * dist.worker_concurrency
+        return {
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(2 * slots),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
+            "AIRFLOW__CELERY__BROKER_URL": dist.broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{db_url}",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(dist.worker_concurrency),
+            # one host name per component (e2e_hostname.get reads XPORTCN_E2E_ROLE)
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "e2e_hostname.get",
+            "PYTHONPATH": os.pathsep.join(p for p in (str(E2E_DIR), pythonpath) if p),
+        }
 
     # -- processes -----------------------------------------------------------------------------
 
@@ -178,10 +253,13 @@ class AirflowStack:
 
     def _spawn(self, name: str, args: list[str]) -> None:
         self.component_log_dir.mkdir(parents=True, exist_ok=True)
+        env = self.env
+        if self.distributed is not None:
+            env = {**env, "XPORTCN_E2E_ROLE": name}  # its host name, see e2e_hostname.py
         with open(self.component_log_dir / f"{name}.log", "ab") as log:
             self.procs[name] = subprocess.Popen(
                 [str(AIRFLOW_BIN), *args],
-                env=self.env,
+                env=env,
                 cwd=self.home,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -196,13 +274,20 @@ class AirflowStack:
         self._spawn("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)])
         self._spawn("scheduler", ["scheduler", "--skip-serve-logs"])
         self._spawn("dag-processor", ["dag-processor"])
-        self._spawn("triggerer", ["triggerer", "--skip-serve-logs"])
+        if self.distributed is None:
+            self._spawn("triggerer", ["triggerer", "--skip-serve-logs"])
+        else:
+            for name in self.distributed.triggerer_names:
+                self._spawn(name, ["triggerer", "--skip-serve-logs"])
+            for name in self.distributed.worker_names:
+                args = ["celery", "worker", "--skip-serve-logs", "--celery-hostname", f"{name}@%h"]
+                self._spawn(name, [*args, "--concurrency", str(self.distributed.worker_concurrency)])
         self.wait_healthy(timeout=timeout)
 
     def check_alive(self) -> None:
-        """Raise if a component exited."""
+        """Raise if a component exited (other than one stopped by :meth:`kill_component`)."""
         for name, proc in self.procs.items():
-            if proc.poll() is not None:
+            if name not in self.killed and proc.poll() is not None:
                 raise AirflowStackError(f"{name} exited with {proc.returncode}\n{self.log_tails()}")
 
     def stop(self, grace: float = 15.0) -> None:
@@ -230,10 +315,27 @@ class AirflowStack:
             with contextlib.suppress(psutil.Error):
                 psutil.Process(pid).kill()
 
+    def kill_component(self, name: str, sig: signal.Signals = signal.SIGKILL) -> float:
+        """Send ``sig`` to a component's whole process group, like its machine dying; returns when.
+
+        The group holds the component and its children (a triggerer's trigger runner and a
+        worker's pool and task processes). The time returned is ``time.time()`` just before
+        the signal; the component is then expected dead (:meth:`check_alive` ignores it).
+        """
+        proc = self.procs[name]
+        if proc.poll() is not None:
+            raise AirflowStackError(f"{name} already exited with {proc.returncode}")
+        killed_at = time.time()
+        os.killpg(proc.pid, sig)
+        self.killed[name] = killed_at
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        return killed_at
+
     def log_tails(self, lines: int = 40) -> str:
         """The last lines of every component's log, for failure reports."""
         parts = [f"AIRFLOW_HOME={self.home}"]
-        for name in COMPONENTS:
+        for name in self.procs or COMPONENTS:
             parts.append(f"----- {name} (last {lines} lines) -----")
             parts.append(_tail(self.component_log_dir / f"{name}.log", lines))
         return "\n".join(parts)
@@ -281,10 +383,48 @@ class AirflowStack:
                 last = exc
             else:
                 parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-                if all((last.get(p) or {}).get("status") == "healthy" for p in parts):
+                if all((last.get(p) or {}).get("status") == "healthy" for p in parts) and (
+                    self.distributed is None or self._distributed_ready()
+                ):
                     return last
             time.sleep(1)
         raise AirflowStackError(f"stack not healthy after {timeout}s (last: {last!r})\n{self.log_tails()}")
+
+    def _distributed_ready(self) -> bool:
+        """Every triggerer has a heartbeating job and every celery worker logged ``ready``.
+
+        The health endpoint says "healthy" as soon as *one* triggerer heartbeats. Worker readiness
+        comes from the worker's own log line: ``celery inspect ping`` costs seconds of CPU.
+        """
+        assert self.distributed is not None
+        alive = {str(job["hostname"]) for job in self.triggerer_jobs(alive_within=10.0)}
+        if not set(self.distributed.triggerer_names) <= alive:
+            return False
+        for name in self.distributed.worker_names:
+            log = self.component_log_dir / f"{name}.log"
+            lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+            if not any(f"{name}@" in line and CELERY_READY in line for line in lines):
+                return False
+        return True
+
+    def triggerer_jobs(self, alive_within: float | None = None) -> list[dict[str, Any]]:
+        """``TriggererJob`` rows (id, hostname, state, latest_heartbeat), newest first.
+
+        ``alive_within`` keeps only jobs that heartbeated that many seconds ago or less: a
+        SIGKILLed triggerer's job stays ``running`` in the table, only its heartbeat ages.
+        """
+        jobs = self.api("GET", "jobs", params={"job_type": "TriggererJob", "limit": 100})["jobs"]
+        jobs = sorted(jobs, key=lambda j: int(j["id"]), reverse=True)
+        if alive_within is not None:
+            now = time.time()
+            jobs = [
+                j
+                for j in jobs
+                if j.get("latest_heartbeat")
+                and j.get("end_date") is None
+                and now - _ts(str(j["latest_heartbeat"])).timestamp() <= alive_within
+            ]
+        return [dict(j) for j in jobs]
 
     def import_errors(self) -> list[dict[str, Any]]:
         return list(self.api("GET", "importErrors")["import_errors"])
@@ -364,7 +504,12 @@ class AirflowStack:
     # -- evidence from Airflow's own records ---------------------------------------------------
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        """A read-only query on the metadata DB (SQLite)."""
+        """A read-only query on the metadata DB (SQLite, or Postgres when distributed).
+
+        Parameters are written ``?`` in both cases (translated to ``%s`` for Postgres).
+        """
+        if self.distributed is not None:
+            return _pg_query(self.distributed.sql_alchemy_conn, sql.replace("?", "%s"), params)
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
         try:
             conn.row_factory = sqlite3.Row
@@ -470,6 +615,22 @@ class AirflowStack:
         }
 
 
+def _pg_query(sqlalchemy_url: str, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """One read-only query on Postgres, rows as dicts (psycopg2; the URL's ``+driver`` dropped)."""
+    import psycopg2
+    import psycopg2.extras
+
+    scheme, rest = sqlalchemy_url.split("://", 1)
+    conn = psycopg2.connect(f"{scheme.split('+', 1)[0]}://{rest}")
+    try:
+        conn.set_session(readonly=True, autocommit=True)
+        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+            cursor.execute(sql, params)
+            return [dict(row) for row in cursor.fetchall()]
+    finally:
+        conn.close()
+
+
 @contextlib.contextmanager
 def airflow_stack(
     dags_folder: str | os.PathLike[str],
@@ -477,18 +638,20 @@ def airflow_stack(
     *,
     startup_timeout: float = 90.0,
     keep_home: bool | None = None,
+    distributed: Distributed | None = None,
 ) -> Iterator[AirflowStack]:
     """Start a throw-away Airflow deployment serving ``dags_folder``; stop it on exit.
 
     ``env_extra`` is added last to every component's environment (connections as
     ``AIRFLOW_CONN_*``, config overrides as ``AIRFLOW__SECTION__KEY``). The temporary
     ``AIRFLOW_HOME`` is removed on a clean exit and kept (path printed) when the body raised, or
-    always when ``keep_home`` is true or ``XPORTCN_E2E_KEEP_HOME=1``.
+    always when ``keep_home`` is true or ``XPORTCN_E2E_KEEP_HOME=1``. ``distributed`` switches
+    to CeleryExecutor with several workers and triggerers (see :class:`Distributed`).
     """
     if keep_home is None:
         keep_home = os.environ.get("XPORTCN_E2E_KEEP_HOME") == "1"
     home = Path(tempfile.mkdtemp(prefix="xportcn-e2e-airflow-"))
-    stack = AirflowStack(home, Path(dags_folder).resolve(), env_extra)
+    stack = AirflowStack(home, Path(dags_folder).resolve(), env_extra, distributed)
     failed = True
     try:
         stack.start(timeout=startup_timeout)
