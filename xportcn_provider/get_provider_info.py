@@ -53,6 +53,7 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "triggers": [{"integration-name": "Xportcn", "python-modules": ["xportcn_provider.triggers.status"]}],
         "asset-uris": [{"schemes": ["xportcn"], "handler": "xportcn_provider.assets.sanitize_uri"}],
+        "cli": ["xportcn_provider.cli.definition.get_xportcn_cli_commands"],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,
