@@ -29,7 +29,12 @@ from typing import Any, Protocol
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
-from xportcn_provider.api.errors import XportcnError, XportcnProtocolError, XportcnValidationError
+from xportcn_provider.api.errors import (
+    XportcnError,
+    XportcnNotFoundError,
+    XportcnProtocolError,
+    XportcnValidationError,
+)
 from xportcn_provider.api.waits import WaitResult, WaitSpec
 
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
@@ -147,6 +152,8 @@ class PollState:
     last_record: Any = None
     last_status: str | None = None
     last_error: str | None = None
+    #: Reads that found nothing (not-found error, ``data: null``, no matching row).
+    missing_reads: int = 0
     _unknown_logged: set[str] = field(default_factory=set)
     _logged_waiting: str | None = None
 
@@ -160,6 +167,8 @@ class PollState:
         self.last_error = None
         self.last_record = data
         result = self.spec.evaluate(data)
+        if result.missing:
+            return self._missing(result, log)
         if result.status is not None:
             self.last_status = result.status
         if result.outcome == "waiting":
@@ -184,10 +193,48 @@ class PollState:
                     )
         return result
 
+    def _in_grace(self) -> bool:
+        """Whether one more "found nothing" may still be read lag (the object was never seen)."""
+        return self.last_status is None and self.missing_reads <= self.spec.not_found_grace
+
+    def _missing(self, result: WaitResult, log: _Logger) -> WaitResult:
+        """An answer without the object: read lag within the grace, else a failure (wrong id)."""
+        self.missing_reads += 1
+        if self._in_grace():
+            log.warning(
+                "Xportcn %s: %s; it may not be readable yet right after its creation (read %d of at "
+                "most %d allowed to find nothing), still waiting.",
+                self.spec.describe(),
+                result.reason,
+                self.missing_reads,
+                self.spec.not_found_grace,
+            )
+            return result
+        return WaitResult(
+            "failure",
+            None,
+            None,
+            False,
+            f"{result.reason}: no such object (wrong id?) after {self.missing_reads} read(s)",
+        )
+
     def tolerate(self, error: BaseException, log: _Logger) -> bool:
         """Count an error; ``True`` to keep waiting, ``False`` when the wait must end with it."""
         self.polls += 1
         self.last_error = f"{type(error).__name__}: {error}"
+        if isinstance(error, XportcnNotFoundError):
+            self.missing_reads += 1
+            if self._in_grace():
+                log.warning(
+                    "Xportcn %s: not found yet (%s); right after its creation it may not be readable "
+                    "yet (read %d of at most %d allowed to find nothing), still waiting.",
+                    self.spec.describe(),
+                    error,
+                    self.missing_reads,
+                    self.spec.not_found_grace,
+                )
+                return True
+            return False
         if not is_tolerable(error):
             return False
         self.consecutive_errors += 1

@@ -73,6 +73,11 @@ CONFIRM_GOODS = "confirm_goods"
 ORDER_SUCCESS = "success"
 ORDER_CANCEL = "cancel"
 TERMINATED = "terminated"
+#: Real 1688 statuses the contract does not list (1688 open platform): the seller has shipped and
+#: the carrier has not picked up yet; the parcel waits for the buyer's signature; signed.
+WAITLOGISTICSTAKEIN = "waitlogisticstakein"
+WAITBUYERSIGN = "waitbuyersign"
+SIGNINSUCCESS = "signinsuccess"
 
 ORDER_STATUS = StatusVocabulary(
     name="1688 order",
@@ -84,6 +89,9 @@ ORDER_STATUS = StatusVocabulary(
         ORDER_SUCCESS,
         ORDER_CANCEL,
         TERMINATED,
+        WAITLOGISTICSTAKEIN,
+        WAITBUYERSIGN,
+        SIGNINSUCCESS,
     ),
     success=frozenset({ORDER_SUCCESS}),
     failure=frozenset({ORDER_CANCEL, TERMINATED}),
@@ -100,9 +108,19 @@ ORDER_STATUS = StatusVocabulary(
         "SUCCESS": ORDER_SUCCESS,
     },
     groups={
-        "paid": frozenset({WAITSELLERSEND, WAITBUYERRECEIVE, CONFIRM_GOODS, ORDER_SUCCESS}),
-        "shipped": frozenset({WAITBUYERRECEIVE, CONFIRM_GOODS, ORDER_SUCCESS}),
-        "received": frozenset({CONFIRM_GOODS, ORDER_SUCCESS}),
+        "paid": frozenset(
+            {
+                WAITSELLERSEND,
+                WAITLOGISTICSTAKEIN,
+                WAITBUYERRECEIVE,
+                WAITBUYERSIGN,
+                SIGNINSUCCESS,
+                CONFIRM_GOODS,
+                ORDER_SUCCESS,
+            }
+        ),
+        "shipped": frozenset({WAITBUYERRECEIVE, WAITBUYERSIGN, SIGNINSUCCESS, CONFIRM_GOODS, ORDER_SUCCESS}),
+        "received": frozenset({SIGNINSUCCESS, CONFIRM_GOODS, ORDER_SUCCESS}),
         "completed": frozenset({ORDER_SUCCESS}),
     },
 )

@@ -12,7 +12,7 @@ triggerer restart.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from xportcn_provider.api import statuses as st
@@ -36,6 +36,10 @@ class WaitResult:
     raw_status: Any
     known: bool
     reason: str = ""
+    #: The answer did not contain the object at all (``data: null``, no matching list row): the
+    #: id is wrong, or the object is not readable yet right after its creation. ``PollState``
+    #: allows ``WaitSpec.not_found_grace`` such answers before the wait fails.
+    missing: bool = False
 
 
 def lookup_path(data: Any, path: str) -> Any:
@@ -78,6 +82,17 @@ class WaitSpec:
     failure_values: frozenset[str] = frozenset()
     description: str = ""
     ids: Mapping[str, Any] = field(default_factory=dict)
+    #: When set, the answer is a list page: the record is the row under this path whose fields
+    #: equal ``match`` (a service that ignores the filter must not end a wait with another row).
+    rows_field: str | None = None
+    match: Mapping[str, str] = field(default_factory=dict)
+    #: Statuses the vocabulary does not list but the user declares real (lower-cased raw values,
+    #: e.g. 1688 ``waitlogisticstakein`` variants, unpublished package statuses): they may be
+    #: targets or failures, and otherwise count as "not done yet".
+    extra_statuses: frozenset[str] = frozenset()
+    #: Reads that may find nothing (``data: null``, not-found, no matching row) before the object
+    #: has ever been seen, without failing the wait: read-after-write lag right after a create.
+    not_found_grace: int = 0
 
     def __post_init__(self) -> None:
         endpoint = get_endpoint(self.endpoint)
@@ -107,7 +122,36 @@ class WaitSpec:
 
     # --- evaluation -------------------------------------------------------------------------------
     def evaluate(self, data: Any) -> WaitResult:
-        """Classify one answer of ``endpoint``."""
+        """Classify one answer of ``endpoint``.
+
+        Fails closed (issue 11 item 8): an answer without the object (``data: null``, an empty
+        list, no row with our id) is ``missing``, not "not yet"; an object without the status
+        field is a failure naming the field — neither can wait out a 7-day timeout.
+        """
+        if data is None:
+            return WaitResult(
+                "waiting", None, None, False, f"{self.endpoint} answered data: null", missing=True
+            )
+        if self.rows_field is not None:
+            rows = lookup_path(data, self.rows_field)
+            rows = [] if rows is _MISSING or rows is None else rows
+            if not isinstance(rows, list):
+                rows = []
+            wanted = ", ".join(f"{k}={v}" for k, v in self.match.items())
+            found = [
+                row
+                for row in rows
+                if all(str(lookup_path(row, key)) == str(value) for key, value in self.match.items())
+            ]
+            if not found:
+                why = (
+                    f"{self.endpoint} listed no row"
+                    if not rows
+                    else f"{self.endpoint} listed {len(rows)} row(s), none with {wanted} (the service may "
+                    "ignore the filter)"
+                )
+                return WaitResult("waiting", None, None, False, f"{why} for {wanted}", missing=True)
+            data = found[0]
         failed = self._secondary_failure(data)
         if failed is not None:
             return failed
@@ -122,9 +166,24 @@ class WaitSpec:
                 "" if present else f"{self.status_field} is not set yet",
             )
         if raw is _MISSING:
-            return WaitResult("waiting", None, None, False, f"no {self.status_field!r} in the answer")
+            keys = ", ".join(sorted(map(str, data))) if isinstance(data, Mapping) else type(data).__name__
+            return WaitResult(
+                "failure",
+                None,
+                None,
+                False,
+                f"the answer has no status at {self.status_field!r} (its keys: {keys}); set status_field "
+                "to where this service puts the status",
+            )
         vocab = st.get_vocabulary(self.vocabulary)
         status = vocab.normalize(raw)
+        if status is None and raw is not None and str(raw).strip().lower() in self.extra_statuses:
+            status = str(raw).strip().lower()
+            if status in self.targets:
+                return WaitResult("success", status, raw, True)
+            if status in self.failures:
+                return WaitResult("failure", status, raw, True, f"reached failure status {status!r}")
+            return WaitResult("waiting", status, raw, True)
         if status is None:
             return WaitResult("waiting", None, raw, False, f"unknown {vocab.name} status {raw!r}")
         if status in self.targets:
@@ -173,6 +232,10 @@ class WaitSpec:
             "failure_values": sorted(self.failure_values),
             "description": self.description,
             "ids": dict(self.ids),
+            "rows_field": self.rows_field,
+            "match": dict(self.match),
+            "extra_statuses": sorted(self.extra_statuses),
+            "not_found_grace": self.not_found_grace,
         }
 
     @classmethod
@@ -189,10 +252,51 @@ class WaitSpec:
             failure_values=frozenset(raw.get("failure_values") or ()),
             description=raw.get("description", ""),
             ids=dict(raw.get("ids") or {}),
+            rows_field=raw.get("rows_field"),
+            match=dict(raw.get("match") or {}),
+            extra_statuses=frozenset(raw.get("extra_statuses") or ()),
+            not_found_grace=int(raw.get("not_found_grace") or 0),
+        )
+
+    def after_write(self, grace: int | None = None) -> WaitSpec:
+        """This wait started right after the write that created its object: allow read lag."""
+        return replace(
+            self, not_found_grace=max(self.not_found_grace, AFTER_WRITE_GRACE if grace is None else grace)
         )
 
 
 # --- the provider's waits ----------------------------------------------------------------------
+
+
+#: Reads right after a create that may find nothing before a waiting operator fails (lag).
+AFTER_WRITE_GRACE = 3
+
+
+def extra_status_set(raw: StatusInput) -> frozenset[str]:
+    """The user's ``extra_statuses`` (strings), lower-cased; bad input names the parameter."""
+    if raw is None:
+        return frozenset()
+    items = [raw] if isinstance(raw, str) else list(raw)
+    result = set()
+    for item in items:
+        if not isinstance(item, str | int) or isinstance(item, bool) or not str(item).strip():
+            raise XportcnValidationError(
+                f"extra_statuses: each status must be a non-empty string, got {item!r}.",
+                parameter="extra_statuses",
+            )
+        result.add(str(item).strip().lower())
+    return frozenset(result)
+
+
+def _parse(
+    vocab: st.StatusVocabulary, raw: StatusInput, parameter: str, extras: frozenset[str]
+) -> frozenset[str]:
+    items: list[object] = [raw] if isinstance(raw, str | int) else list(raw or ())
+    known = [i for i in items if not (i is not None and str(i).strip().lower() in extras)]
+    parsed = vocab.parse_set(known, parameter=parameter) if known else frozenset()
+    return parsed | {
+        str(i).strip().lower() for i in items if i is not None and str(i).strip().lower() in extras
+    }
 
 
 def _sets(
@@ -201,15 +305,16 @@ def _sets(
     failures: StatusInput,
     default_targets: Iterable[str],
     default_failures: Iterable[str],
+    extras: frozenset[str] = frozenset(),
 ) -> tuple[frozenset[str], frozenset[str]]:
     vocab = st.get_vocabulary(vocabulary)
     target_set = (
-        vocab.parse_set(targets, parameter="target_statuses")
+        _parse(vocab, targets, "target_statuses", extras)
         if targets is not None
         else frozenset(default_targets)
     )
     failure_set = (
-        vocab.parse_set(failures, parameter="failure_statuses")
+        _parse(vocab, failures, "failure_statuses", extras)
         if failures is not None
         else frozenset(default_failures) - target_set
     )
@@ -232,11 +337,18 @@ def refund_wait(
     target_statuses: StatusInput = None,
     failure_statuses: StatusInput = None,
     status_field: str = "status",
+    extra_statuses: StatusInput = None,
 ) -> WaitSpec:
     """Refund: success ``refundsuccess``, failure ``refundclose`` by default."""
     rid = _require_id(refund_id, "refund_id")
+    extras = extra_status_set(extra_statuses)
     targets, failures = _sets(
-        "refund", target_statuses, failure_statuses, st.REFUND_STATUS.success, st.REFUND_STATUS.failure
+        "refund",
+        target_statuses,
+        failure_statuses,
+        st.REFUND_STATUS.success,
+        st.REFUND_STATUS.failure,
+        extras,
     )
     return WaitSpec(
         "refund_detail",
@@ -247,6 +359,7 @@ def refund_wait(
         failures,
         description="refund status",
         ids={"refund_id": rid},
+        extra_statuses=extras,
     )
 
 
@@ -256,11 +369,18 @@ def order_wait(
     target_statuses: StatusInput = "shipped",
     failure_statuses: StatusInput = None,
     status_field: str = "status",
+    extra_statuses: StatusInput = None,
 ) -> WaitSpec:
     """1688 order: success "shipped" (``waitbuyerreceive``, ``confirm_goods``, ``success``)."""
     oid = _require_id(order_id, "order_id")
+    extras = extra_status_set(extra_statuses)
     targets, failures = _sets(
-        "order", target_statuses, failure_statuses, st.ORDER_STATUS.groups["shipped"], st.ORDER_STATUS.failure
+        "order",
+        target_statuses,
+        failure_statuses,
+        st.ORDER_STATUS.groups["shipped"],
+        st.ORDER_STATUS.failure,
+        extras,
     )
     return WaitSpec(
         "order_detail",
@@ -271,6 +391,7 @@ def order_wait(
         failures,
         description="order status",
         ids={"order_id": oid},
+        extra_statuses=extras,
     )
 
 
@@ -279,24 +400,44 @@ def taobao_order_wait(
     *,
     target_statuses: StatusInput = "shipped",
     failure_statuses: StatusInput = None,
-    status_field: str = "list.0.status",
+    status_field: str = "status",
+    extra_statuses: StatusInput = None,
+    id_field: str = "orderId",
 ) -> WaitSpec:
-    """Taobao order (numeric statuses), read through ``taobao_order_list`` filtered by id."""
+    """Taobao order (numeric statuses), read through ``taobao_order_list`` filtered by id.
+
+    The filter is not trusted: the status is read from the listed row whose ``id_field`` is
+    ``order_id`` (``status_field`` is relative to that row), never from whatever row comes first.
+    """
     oid = _require_id(order_id, "order_id")
     vocab = st.TAOBAO_ORDER_STATUS
+    extras = extra_status_set(extra_statuses)
     targets, failures = _sets(
-        "taobao_order", target_statuses, failure_statuses, vocab.groups["shipped"], vocab.failure
+        "taobao_order", target_statuses, failure_statuses, vocab.groups["shipped"], vocab.failure, extras
     )
+    if isinstance(status_field, str) and status_field.startswith(f"{TAOBAO_ROWS}.0."):
+        status_field = status_field.removeprefix(f"{TAOBAO_ROWS}.0.")  # the old spelling, row 0
+    if not isinstance(id_field, str) or not id_field.strip():
+        raise XportcnValidationError("id_field must be a non-empty dotted path.", parameter="id_field")
     return WaitSpec(
         "taobao_order_list",
-        {"orderId": oid, "pageNo": 1, "pageSize": 1},
+        {"orderId": oid, "pageNo": 1, "pageSize": TAOBAO_WAIT_PAGE},
         status_field,
         "taobao_order",
         targets,
         failures,
         description="Taobao order status",
         ids={"order_id": oid},
+        rows_field=TAOBAO_ROWS,
+        match={id_field: oid},
+        extra_statuses=extras,
     )
+
+
+#: Where ``taobao_order_list`` keeps its rows, and how many a status read asks for (a service
+#: ignoring the ``orderId`` filter still has a chance to list ours among the newest).
+TAOBAO_ROWS = "list"
+TAOBAO_WAIT_PAGE = 20
 
 
 def package_wait(
@@ -306,6 +447,7 @@ def package_wait(
     target_statuses: StatusInput = None,
     failure_statuses: StatusInput = None,
     status_field: str = "status",
+    extra_statuses: StatusInput = None,
 ) -> WaitSpec:
     """Warehouse package by ``out_order_id`` or tracking number; default target ``QC_PASSED``."""
     if out_order_id in (None, "") and tracking_number in (None, ""):
@@ -320,8 +462,9 @@ def package_wait(
         body["logistics_tracking_number"] = ids["tracking_number"] = _require_id(
             tracking_number, "tracking_number"
         )
+    extras = extra_status_set(extra_statuses)
     targets, failures = _sets(
-        "package", target_statuses, failure_statuses, {st.QC_PASSED}, st.PACKAGE_STATUS.failure
+        "package", target_statuses, failure_statuses, {st.QC_PASSED}, st.PACKAGE_STATUS.failure, extras
     )
     return WaitSpec(
         "package_detail",
@@ -332,6 +475,7 @@ def package_wait(
         failures,
         description="package status",
         ids=ids,
+        extra_statuses=extras,
     )
 
 

@@ -255,6 +255,9 @@ class XportcnWaitingOperatorMixin:
         )
 
         log = self.log  # type: ignore[attr-defined]
+        # Every waiting operator waits on what it has just written: its first reads may find
+        # nothing yet (read-after-write lag) without failing the task (issue 11 item 11).
+        spec = spec.after_write()
         if not self.deferrable:
             wait_sync(self.hook, spec, poll_interval=poll_interval, timeout=timeout, log=log)
             return result

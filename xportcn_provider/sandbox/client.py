@@ -66,6 +66,10 @@ class SandboxControl:
     def config(self) -> dict[str, Any]:
         return self._request("GET", "/config")
 
+    def set_dedupe(self, enabled: bool) -> bool:
+        """``False``: play a service that does not deduplicate (``--no-dedupe``); ``reset()`` restores it."""
+        return bool(self.configure(dedupe=enabled)["dedupe"])
+
     def set_variants(self, *names: str) -> list[str]:
         """Answer like a service that differs (names from ``variants()``); replaces the active set.
 
@@ -103,10 +107,27 @@ class SandboxControl:
         return list(self._request("POST", "/seed/orders", json={"count": n, **kwargs})["orderIds"])
 
     def force(
-        self, resource: str, id: str, status: str | int, *, hold: bool = False, **fields: Any
+        self,
+        resource: str,
+        id: str,
+        status: str | int,
+        *,
+        hold: bool = False,
+        overrides: dict[str, Any] | None = None,
+        **fields: Any,
     ) -> dict[str, Any]:
-        """Put ``resource`` (order|refund|package|logistics|taobao_order) ``id`` into ``status`` now."""
-        body = {"resource": resource, "id": str(id), "status": status, "hold": hold, "fields": fields}
+        """Put ``resource`` (order|refund|package|logistics|taobao_order) ``id`` into ``status`` now.
+
+        ``fields`` (or ``overrides``, which may also name ``status`` — e.g. to serve a status the
+        provider does not know) are laid over the served record.
+        """
+        body = {
+            "resource": resource,
+            "id": str(id),
+            "status": status,
+            "hold": hold,
+            "fields": {**(overrides or {}), **fields},
+        }
         return self._request("POST", "/force", json=body)
 
     def set_refund_outcome(self, refund_id: str, outcome: str) -> dict[str, Any]:

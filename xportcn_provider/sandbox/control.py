@@ -158,7 +158,7 @@ def control_router(sandbox: Sandbox) -> APIRouter:
     @router.post("/force")
     def force(spec: ForceSpec) -> dict[str, Any]:
         try:
-            return sandbox.force(spec.resource, spec.id, spec.status, hold=spec.hold, **spec.fields)
+            return sandbox.force(spec.resource, spec.id, spec.status, hold=spec.hold, overrides=spec.fields)
         except ControlError as err:
             raise _fail(err) from None
 

@@ -269,7 +269,14 @@ class Sandbox:
         return found
 
     def force(
-        self, resource: str, record_id: str, status: Any, *, hold: bool = False, **fields: Any
+        self,
+        resource: str,
+        record_id: str,
+        status: Any,
+        *,
+        hold: bool = False,
+        overrides: Mapping[str, Any] | None = None,
+        **fields: Any,
     ) -> dict[str, Any]:
         """Put a record into ``status`` now; ``fields`` are laid over its served shape.
 
@@ -280,7 +287,7 @@ class Sandbox:
             record = self._record(resource, record_id)
             value = self._status(resource, status)
             record.enter(value, self.store.now(), hold=hold)
-            record.overrides.update(fields)
+            record.overrides.update({**(overrides or {}), **fields})  # ``overrides`` may hold "status"
             return self.get(resource, record_id)
 
     def set_refund_outcome(self, refund_id: str, outcome: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ Subclasses only say *what* to wait for (:meth:`XportcnStatusSensorBase.build_spe
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from functools import cached_property
@@ -32,7 +33,7 @@ from airflow.sdk.exceptions import (
     AirflowTaskTimeout,
 )
 
-from xportcn_provider.api.errors import XportcnError
+from xportcn_provider.api.errors import XportcnError, XportcnValidationError
 from xportcn_provider.api.waits import StatusInput, WaitSpec
 from xportcn_provider.connection import DEFAULT_CONN_ID
 from xportcn_provider.hooks.xportcn import XportcnHook
@@ -64,7 +65,15 @@ class XportcnStatusSensorBase(BaseSensorOperator):
     :param failure_statuses: statuses that fail the task at once (``AirflowFailException``).
         Templated. Default: per sensor; a terminal status from which no target can follow fails too.
     :param status_field: dotted path of the status in the answer's ``data`` (``status``,
-        ``list.0.status``). Templated. Default: from the contract, per endpoint.
+        ``data.state``; for a Taobao order, in the listed row of that order). Templated. Default:
+        from the contract, per endpoint. An answer without it fails the task naming the path.
+    :param extra_statuses: real statuses the provider's vocabulary does not list (e.g. 1688
+        ``waitlogisticstakein``, an unpublished package status): they may then be used in
+        ``target_statuses``/``failure_statuses`` and otherwise count as "not done yet". Templated.
+    :param not_found_grace: reads that may find nothing (not found, ``data: null``, no row for the
+        id) before the task fails, as long as the object has never been seen. Default ``0``: a
+        wrong id fails at the first read. Set e.g. ``3`` when the sensor starts right after the
+        task that created the object (the service may show it a moment late).
     :param deferrable: free the worker slot and wait in the triggerer. Default from
         ``[operators] default_deferrable``.
     :param max_consecutive_errors: transient errors in a row (each already retried by the hook)
@@ -79,6 +88,7 @@ class XportcnStatusSensorBase(BaseSensorOperator):
         "target_statuses",
         "failure_statuses",
         "status_field",
+        "extra_statuses",
     )
     ui_color = "#fde9d9"
 
@@ -89,6 +99,8 @@ class XportcnStatusSensorBase(BaseSensorOperator):
         target_statuses: StatusInput = None,
         failure_statuses: StatusInput = None,
         status_field: str | None = None,
+        extra_statuses: StatusInput = None,
+        not_found_grace: int = 0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         **kwargs: Any,
@@ -102,6 +114,13 @@ class XportcnStatusSensorBase(BaseSensorOperator):
         self.target_statuses = target_statuses
         self.failure_statuses = failure_statuses
         self.status_field = status_field
+        self.extra_statuses = extra_statuses
+        if isinstance(not_found_grace, bool) or not isinstance(not_found_grace, int) or not_found_grace < 0:
+            raise XportcnValidationError(
+                f"not_found_grace must be a whole number >= 0, got {not_found_grace!r}.",
+                parameter="not_found_grace",
+            )
+        self.not_found_grace = not_found_grace
         self.deferrable = deferrable
         self.max_consecutive_errors = check_max_consecutive_errors(max_consecutive_errors)
         self._spec: WaitSpec | None = None
@@ -112,6 +131,13 @@ class XportcnStatusSensorBase(BaseSensorOperator):
         """The wait, from the *rendered* fields; raise ``XportcnValidationError`` naming the parameter."""
         raise NotImplementedError
 
+    def _full_spec(self) -> WaitSpec:
+        """``build_spec()`` plus the options every sensor has (``not_found_grace``)."""
+        spec = self.build_spec()
+        if self.not_found_grace:
+            spec = dataclasses.replace(spec, not_found_grace=self.not_found_grace)
+        return spec
+
     def _status_kwargs(self) -> dict[str, Any]:
         """target/failure/status_field as keyword arguments, leaving out what the user did not set."""
         kwargs: dict[str, Any] = {}
@@ -121,6 +147,8 @@ class XportcnStatusSensorBase(BaseSensorOperator):
             kwargs["failure_statuses"] = self.failure_statuses
         if self.status_field is not None:
             kwargs["status_field"] = self.status_field
+        if self.extra_statuses is not None:
+            kwargs["extra_statuses"] = self.extra_statuses
         return kwargs
 
     # --- shared machinery -----------------------------------------------------------------------
@@ -131,7 +159,7 @@ class XportcnStatusSensorBase(BaseSensorOperator):
     @property
     def spec(self) -> WaitSpec:
         if self._spec is None:
-            self._spec = self.build_spec()
+            self._spec = self._full_spec()
         return self._spec
 
     @property
@@ -142,7 +170,7 @@ class XportcnStatusSensorBase(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         # Validate ids and statuses (rendered by now) before any HTTP call, in every mode.
-        self._spec = self.build_spec()
+        self._spec = self._full_spec()
         self._state = PollState(self._spec, self.max_consecutive_errors)
         self._restore_error_count(context)
         if not self.deferrable:

@@ -59,7 +59,8 @@ class XportcnOrderStatusSensor(XportcnStatusSensorBase):
     Defaults (1688): target group ``shipped`` = ``waitbuyerreceive``, ``confirm_goods``,
     ``success``; failure ``cancel``, ``terminated``; status field ``status``.
     Defaults (Taobao): target ``shipped`` = ``wait_buyer_confirm`` (11); failure ``closed`` (4),
-    ``finance_refused`` (3); status field ``list.0.status``.
+    ``finance_refused`` (3); status field ``status`` of the listed row whose ``orderId`` is
+    ``order_id`` (a service that ignores the filter cannot end the wait with another order).
     """
 
     template_fields: Sequence[str] = (*XportcnStatusSensorBase.template_fields, "order_id", "platform")

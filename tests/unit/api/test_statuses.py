@@ -17,6 +17,9 @@ def test_order_vocabulary_is_the_raw_1688_values() -> None:
         "success",
         "cancel",
         "terminated",
+        "waitlogisticstakein",
+        "waitbuyersign",
+        "signinsuccess",
     }
     assert S.ORDER_STATUS.success == {"success"}
     assert S.ORDER_STATUS.failure == {"cancel", "terminated"}

@@ -77,7 +77,7 @@ def test_init_does_no_io_and_needs_no_connection(requests_mock: Any, monkeypatch
     ],
 )
 def test_template_fields_cover_conn_id_ids_and_statuses(cls: type, ids: set[str]) -> None:
-    common = {"xportcn_conn_id", "target_statuses", "failure_statuses", "status_field"}
+    common = {"xportcn_conn_id", "target_statuses", "failure_statuses", "status_field", "extra_statuses"}
     assert set(cls.template_fields) == common | ids
     assert issubclass(cls, XportcnStatusSensorBase)
 
@@ -286,7 +286,25 @@ def test_taobao_order_sensor_reads_numeric_codes_from_the_list(xportcn_conn: str
     sensor = XportcnOrderStatusSensor(task_id="o", order_id="T5", platform="Taobao")
     assert not sensor.poke({}).is_done
     assert sensor.poke({}).is_done
-    assert requests_mock.last_request.json() == {"orderId": "T5", "pageNo": 1, "pageSize": 1}
+    assert requests_mock.last_request.json() == {"orderId": "T5", "pageNo": 1, "pageSize": 20}
+
+
+def test_taobao_order_sensor_reads_the_row_of_its_order_not_the_first(
+    xportcn_conn: str, requests_mock: Any
+) -> None:
+    """Issue 11 item 3: a service ignoring the orderId filter ended a wait with another order's status."""
+    other = {"orderId": "T9", "status": 11}
+    requests_mock.post(
+        TAOBAO_URL,
+        [
+            ok({"list": [other, {"orderId": "T5", "status": 0}], "total": 2}),
+            ok({"list": [other], "total": 1}),
+        ],
+    )
+    sensor = XportcnOrderStatusSensor(task_id="o", order_id="T5", platform="taobao")
+    assert not sensor.poke({}).is_done  # T9 is shipped, T5 is not paid: keep waiting
+    with pytest.raises(XportcnWaitFailure, match="none with orderId=T5"):
+        sensor.poke({})  # only other orders listed: not "not yet" for ever
 
 
 def test_taobao_closed_order_fails(xportcn_conn: str, requests_mock: Any) -> None:
@@ -295,9 +313,15 @@ def test_taobao_closed_order_fails(xportcn_conn: str, requests_mock: Any) -> Non
         XportcnOrderStatusSensor(task_id="o", order_id="T5", platform="taobao").poke({})
 
 
-def test_taobao_order_not_listed_yet_keeps_waiting(xportcn_conn: str, requests_mock: Any) -> None:
+def test_taobao_order_not_listed_fails_unless_a_grace_is_given(xportcn_conn: str, requests_mock: Any) -> None:
+    """Issue 11 item 8: an empty list is not "not yet" for ever (a wrong id waited 7 days)."""
     requests_mock.post(TAOBAO_URL, **ok({"list": [], "total": 0}))
-    assert not XportcnOrderStatusSensor(task_id="o", order_id="T5", platform="taobao").poke({}).is_done
+    with pytest.raises(XportcnWaitFailure, match="listed no row"):
+        XportcnOrderStatusSensor(task_id="o", order_id="T5", platform="taobao").poke({})
+    sensor = XportcnOrderStatusSensor(task_id="o", order_id="T5", platform="taobao", not_found_grace=1)
+    assert not sensor.poke({}).is_done
+    with pytest.raises(XportcnWaitFailure, match="after 2 read"):
+        sensor.poke({})
 
 
 def test_package_sensor_by_tracking_number(xportcn_conn: str, requests_mock: Any) -> None:
