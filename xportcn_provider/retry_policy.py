@@ -5,6 +5,8 @@ reaches the task is therefore either something a retry cannot fix (bad input, re
 credentials, a business "no" from the server) or a transient failure that outlived the in-hook
 retries. Airflow's task ``retries`` treat both the same; this policy tells them apart:
 
+* a write whose outcome is unknown (``XportcnOutcomeUnknownError``: its answer was lost and no
+  look-up could tell whether it was done) → **fail now**: a person checks the object it names;
 * validation, auth (incl. clock skew) and business errors (not found, state conflict, any
   envelope ``code != 200``) → **fail now**: the next try would send the same request and get the
   same answer, and for a create call a blind retry only adds risk;
@@ -32,6 +34,7 @@ from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryDecision, RetryR
 from xportcn_provider.api.errors import (
     XportcnAuthError,
     XportcnBusinessError,
+    XportcnOutcomeUnknownError,
     XportcnRateLimitError,
     XportcnTransientError,
     XportcnValidationError,
@@ -106,6 +109,12 @@ def xportcn_retry_policy(
     transient = _seconds(transient_delay, "transient_delay")
     rate_limit = _seconds(rate_limit_delay, "rate_limit_delay")
     rules = [
+        RetryRule(
+            exception=XportcnOutcomeUnknownError,
+            action=RetryAction.FAIL,
+            reason="A write's answer was lost and no look-up could tell whether it was done: "
+            "check the object named in the error before running the task again",
+        ),
         RetryRule(
             exception=XportcnValidationError,
             action=RetryAction.FAIL,

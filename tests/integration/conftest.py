@@ -32,3 +32,14 @@ def sandbox_client(xportcn_sandbox: SandboxHandle) -> Iterator[XportcnClient]:
     client = make_client(xportcn_sandbox)
     yield client
     client.close()
+
+
+@pytest.fixture(params=[True, False], ids=["dedupe", "no-dedupe"])
+def any_sandbox(request: pytest.FixtureRequest, xportcn_sandbox: SandboxHandle) -> SandboxHandle:
+    """The sandbox twice: as a service that deduplicates, and as one that trusts its client.
+
+    Write fault cases run against both: "exactly one order, payment, refund, booking" must never
+    rest on the service dropping a duplicate (issue 10).
+    """
+    xportcn_sandbox.control.set_dedupe(request.param)
+    return xportcn_sandbox

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from xportcn_provider.api.errors import XportcnTransientError
+from xportcn_provider.api.errors import XportcnOutcomeUnknownError
 from xportcn_provider.operators.logistics import (
     XportcnCreateInternationalLogisticsOrderOperator,
     XportcnFreightPreviewOperator,
@@ -30,9 +30,61 @@ LINES = [
 ]
 
 
-def test_freight_preview_then_booking_with_a_lost_answer(xportcn_sandbox, airflow_db, monkeypatch, tmp_path):
+BOOKING_DAG = f"""
+from xportcn_provider.operators.logistics import (
+    XportcnCreateInternationalLogisticsOrderOperator,
+    XportcnFreightPreviewOperator,
+)
+preview = XportcnFreightPreviewOperator(
+    task_id="freight_preview", receiver_address={RECEIVER!r}, render_items={LINES!r}
+)
+book = XportcnCreateInternationalLogisticsOrderOperator(
+    task_id="book",
+    render_id="{{{{ ti.xcom_pull(task_ids='freight_preview', key='render_id') }}}}",
+    receiver_address={RECEIVER!r},
+    line_items={LINES!r},
+    on_unknown_outcome=ON_UNKNOWN,
+    retries=1,
+    retry_delay=dt.timedelta(seconds=0),
+)
+preview >> book
+"""
+
+
+def test_booking_with_a_lost_answer_fails_without_booking_twice(
+    any_sandbox, airflow_db, monkeypatch, tmp_path
+):
+    """No endpoint reads a booking back: both tries fail with the tmallOrderId to check, one booking."""
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     xportcn_sandbox.control.inject("commit_then_drop", endpoint="intl_logistics_create")
+    run = run_dag(
+        monkeypatch, tmp_path / "bundle", "xp_ops_intl_lost", BOOKING_DAG.replace("ON_UNKNOWN", "'fail'")
+    )
+    assert run.state == "failed"
+    assert try_numbers(run)["book"] == ("failed", 2)
+    assert xportcn_sandbox.control.state()["logistics_orders"] == 1
+    assert endpoints_called(xportcn_sandbox).count("intl_logistics_create") == 1
+
+
+@pytest.mark.parametrize("dedupe", [True, False], ids=["dedupe", "no-dedupe"])
+def test_booking_resend_is_only_as_safe_as_the_service(
+    xportcn_sandbox, airflow_db, monkeypatch, tmp_path, dedupe
+):
+    """``on_unknown_outcome="resend"`` trusts the service: one booking if it deduplicates
+    ``tmallOrderId``, two if it does not — which is why it is not the default."""
+    use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
+    xportcn_sandbox.control.set_dedupe(dedupe)
+    xportcn_sandbox.control.inject("commit_then_drop", endpoint="intl_logistics_create")
+    run = run_dag(
+        monkeypatch, tmp_path / "bundle", "xp_ops_intl_resend", BOOKING_DAG.replace("ON_UNKNOWN", "'resend'")
+    )
+    assert run.state == "success"
+    assert xportcn_sandbox.control.state()["logistics_orders"] == (1 if dedupe else 2)
+
+
+def test_freight_preview_then_booking(xportcn_sandbox, airflow_db, monkeypatch, tmp_path):
+    use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     run = run_dag(
         monkeypatch,
         tmp_path / "bundle",
@@ -57,7 +109,7 @@ def test_freight_preview_then_booking_with_a_lost_answer(xportcn_sandbox, airflo
         """,
     )
     assert run.state == "success"
-    assert try_numbers(run)["book"] == ("success", 2)
+    assert try_numbers(run)["book"] == ("success", 1)
     assert xportcn_sandbox.control.state()["logistics_orders"] == 1
     pushed = xcoms(run)
     logistics_order_id = pushed["book"]["return_value"]
@@ -68,8 +120,7 @@ def test_freight_preview_then_booking_with_a_lost_answer(xportcn_sandbox, airflo
     assert pushed["book"]["_link_XportcnLogisticsLink"] == pushed["book"]["logistics_url"]
     assert pushed["freight_preview"]["render_id"] == pushed["freight_preview"]["return_value"]["renderId"]
     assert pushed["freight_preview"]["cheapest_service_id"] == "XP-ECONOMY"
-    # Both tries sent the same tmallOrderId; the server answered the second with the first booking.
-    assert endpoints_called(xportcn_sandbox).count("intl_logistics_create") == 2
+    assert endpoints_called(xportcn_sandbox).count("intl_logistics_create") == 1
     record = xportcn_sandbox.control.get("logistics", logistics_order_id)
     assert record["tmallOrderId"] == pushed["book"]["tmall_order_id"]
 
@@ -93,7 +144,8 @@ def test_booking_retry_from_the_store_sends_nothing(xportcn_sandbox, monkeypatch
     assert endpoints_called(xportcn_sandbox) == []
 
 
-def test_booking_after_lost_answer_without_a_store(xportcn_sandbox, monkeypatch):
+def test_booking_after_lost_answer_is_not_resent_within_the_try(any_sandbox, monkeypatch):
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     render_id = XportcnFreightPreviewOperator(
         task_id="fp", receiver_address=RECEIVER, render_items=LINES
@@ -106,10 +158,12 @@ def test_booking_after_lost_answer_without_a_store(xportcn_sandbox, monkeypatch)
         line_items=LINES,
         tmall_order_id="TM-2",
     )
-    with pytest.raises(XportcnTransientError):
+    with pytest.raises(XportcnOutcomeUnknownError, match="tmallOrderId TM-2") as failure:
         op.execute(make_context())
-    op.execute(make_context())
+    assert failure.value.key == {"tmallOrderId": "TM-2"}
+    assert CONSOLE_URL in str(failure.value)
     assert xportcn_sandbox.control.state()["logistics_orders"] == 1
+    assert endpoints_called(xportcn_sandbox).count("intl_logistics_create") == 1
 
 
 def test_domestic_waybill_update(xportcn_sandbox, monkeypatch):
@@ -132,8 +186,9 @@ def test_domestic_waybill_update(xportcn_sandbox, monkeypatch):
 
 
 def test_warehouse_dag_forecast_update_inbound_with_a_lost_forecast_answer(
-    xportcn_sandbox, airflow_db, monkeypatch, tmp_path
+    any_sandbox, airflow_db, monkeypatch, tmp_path
 ):
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     xportcn_sandbox.control.configure(auto_advance=False)
     xportcn_sandbox.control.inject("commit_then_drop", endpoint="package_forecast")
@@ -171,7 +226,7 @@ def test_warehouse_dag_forecast_update_inbound_with_a_lost_forecast_answer(
         """,
     )
     assert run.state == "success"
-    assert try_numbers(run)["forecast"] == ("success", 2)
+    assert try_numbers(run)["forecast"] == ("success", 1)  # the look-up settled the lost answer
     assert xportcn_sandbox.control.state()["packages"] == 1
     pushed = xcoms(run)
     out_order_id = pushed["forecast"]["return_value"]

@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from xportcn_provider.api.errors import XportcnTransientError
 from xportcn_provider.operators.orders import (
     XportcnCreateOrderOperator,
     XportcnOrderOverBudgetError,
@@ -32,12 +31,15 @@ from .operators_support import (
 
 
 def test_airflow_retry_after_lost_create_answer_makes_exactly_one_order(
-    xportcn_sandbox, airflow_db, monkeypatch, tmp_path
+    any_sandbox, airflow_db, monkeypatch, tmp_path
 ):
-    # max_retries=0: the dropped answer is not retried inside the hook, so the first try fails
-    # and Airflow retries the task.
+    # The create's answer is lost and the look-ups that would settle it fail too (max_retries=0,
+    # the service errs): try 1 fails with XportcnOutcomeUnknownError, Airflow retries the task,
+    # and try 2's look-up finds the order. No second create, on either kind of service.
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     xportcn_sandbox.control.inject("commit_then_drop", endpoint="order_create")
+    xportcn_sandbox.control.inject("http_500", endpoint="order_list", count=2, after=1)
     run = run_dag(
         monkeypatch,
         tmp_path / "bundle",
@@ -56,8 +58,8 @@ def test_airflow_retry_after_lost_create_answer_makes_exactly_one_order(
     assert run.state == "success"
     assert try_numbers(run) == {"create_order": ("success", 2)}
     assert xportcn_sandbox.control.state()["orders"] == 1
-    # try 1: lookup, create (committed, answer lost); try 2: lookup finds it, no second create.
-    assert endpoints_called(xportcn_sandbox) == ["order_list", "order_create", "order_list"]
+    # try 1: lookup, create (committed, answer lost), two failed look-ups; try 2: lookup finds it.
+    assert endpoints_called(xportcn_sandbox) == ["order_list", "order_create", *["order_list"] * 3]
     pushed = xcoms(run)["create_order"]
     order_id = pushed["return_value"]
     assert pushed["order_id"] == order_id
@@ -176,36 +178,37 @@ def test_pay_returns_the_pay_url_and_moves_the_order(xportcn_sandbox, monkeypatc
     assert xportcn_sandbox.control.get("order", order_id)["status"] != "waitbuyerpay"
 
 
-def test_pay_with_a_lost_answer_then_retry(xportcn_sandbox, monkeypatch):
+def test_pay_with_a_lost_answer_is_verified_and_a_retry_pays_nothing(any_sandbox, monkeypatch):
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     order_id = xportcn_sandbox.control.seed_orders(1)[0]
     xportcn_sandbox.control.clear_calls()
     xportcn_sandbox.control.inject("commit_then_drop", endpoint="order_pay")
     op = XportcnPayOrderOperator(task_id="pay", order_id=order_id)
-    with pytest.raises(XportcnTransientError):
-        op.execute(make_context())
     ti = FakeTI()
-    assert op.execute(make_context(ti)) is None  # paid by the first try; its URL was never seen
+    assert op.execute(make_context(ti)) is None  # paid; its URL was never seen
     assert ti.xcom["order_id"] == order_id
-    assert endpoints_called(xportcn_sandbox) == ["order_pay", "order_pay", "order_detail"]
+    assert op.execute(make_context()) is None  # a retry of the task reads first: no second pay
+    assert endpoints_called(xportcn_sandbox) == ["order_detail", "order_pay", "order_detail", "order_detail"]
     assert xportcn_sandbox.control.get("order", order_id)["status"] == "waitsellersend"
+    assert xportcn_sandbox.control.state()["payments"] == 1
 
 
-def test_execute_twice_after_lost_answer_with_the_store(xportcn_sandbox, monkeypatch):
-    """The retry simulated by calling execute again with the same context (store kept)."""
+def test_execute_twice_after_lost_answer_with_the_store(any_sandbox, monkeypatch):
+    """A lost answer settled by the look-up; a second execute (the store kept) calls nothing."""
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     xportcn_sandbox.control.inject("commit_then_drop", endpoint="order_create")
     context = make_context(FakeTI(run_id="manual__1"), FakeStore())
     op = XportcnCreateOrderOperator(task_id="c", address_param=ADDRESS, cargo_param_list=CARGO)
-    with pytest.raises(XportcnTransientError):
-        op.execute(context)
     order_id = op.execute(context)
-    assert op.execute(context) == order_id  # a third try: from the store, no call
+    assert op.execute(context) == order_id  # a second try: from the store, no call
     assert endpoints_called(xportcn_sandbox) == ["order_list", "order_create", "order_list"]
     assert xportcn_sandbox.control.state()["orders"] == 1
 
 
-def test_taobao_render_and_create_once(xportcn_sandbox, monkeypatch):
+def test_taobao_render_and_create_once(any_sandbox, monkeypatch):
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     items = [{"itemId": "700000000001", "skuId": "1", "quantity": 2}]
     address = {"name": "李四", "mobile": "13900000000", "address": "上海市黄浦区"}
@@ -216,9 +219,8 @@ def test_taobao_render_and_create_once(xportcn_sandbox, monkeypatch):
     xportcn_sandbox.control.inject("commit_then_drop", endpoint="taobao_order_create")
     context = make_context(FakeTI(), FakeStore())
     op = XportcnTaobaoCreateOrderOperator(task_id="tb", items=items, address=address)
-    with pytest.raises(XportcnTransientError):
-        op.execute(context)
     order_id = op.execute(context)
+    assert op.execute(context) == order_id
     assert context["ti"].xcom["order_id"] == order_id
     assert endpoints_called(xportcn_sandbox).count("taobao_order_create") == 1
     listed = xportcn_sandbox.control.state()

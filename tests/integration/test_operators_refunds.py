@@ -8,7 +8,7 @@ import base64
 import pytest
 import requests_mock as rm
 
-from xportcn_provider.api.errors import XportcnTransientError
+from xportcn_provider.api.errors import XportcnOutcomeUnknownError
 from xportcn_provider.operators.refunds import (
     XportcnCancelRefundOperator,
     XportcnCreateRefundOperator,
@@ -52,10 +52,11 @@ def refund_op(order_id: str, entries: list[str], **kwargs) -> XportcnCreateRefun
 
 
 def test_after_sale_dag_with_a_lost_create_answer_and_a_deferred_wait(
-    xportcn_sandbox, airflow_db, monkeypatch, tmp_path
+    any_sandbox, airflow_db, monkeypatch, tmp_path
 ):
     """reasons → voucher (bytes from an upstream task's XCom) → refund; the refund_create answer
-    is lost, Airflow retries the task, the open refund is reused, then the wait is deferred."""
+    is lost, the hook's look-up finds the open refund (no second create), then the wait is deferred."""
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     xportcn_sandbox.control.configure(all_delays=0.3)
     order_id, entries = paid_order(xportcn_sandbox)
@@ -103,7 +104,7 @@ def test_after_sale_dag_with_a_lost_create_answer_and_a_deferred_wait(
         """,
     )
     assert run.state == "success"
-    assert try_numbers(run)["create_refund"] == ("success", 2)
+    assert try_numbers(run)["create_refund"] == ("success", 1)
     state = xportcn_sandbox.control.state()
     assert state["refunds"] == 1
     assert state["vouchers"] == 1
@@ -118,39 +119,58 @@ def test_after_sale_dag_with_a_lost_create_answer_and_a_deferred_wait(
     assert endpoints_called(xportcn_sandbox).count("refund_create") == 1
 
 
-def test_execute_again_after_lost_create_answer_reuses_the_open_refund(xportcn_sandbox, monkeypatch):
+def test_lost_create_answer_is_settled_by_the_look_up_and_reused_after(any_sandbox, monkeypatch):
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     xportcn_sandbox.control.configure(auto_advance=False)
     order_id, entries = paid_order(xportcn_sandbox)
     xportcn_sandbox.control.inject("commit_then_drop", endpoint="refund_create")
-    context = make_context(FakeTI(), FakeStore())
-    with pytest.raises(XportcnTransientError):
-        refund_op(order_id, entries[:1]).execute(context)
-    # A fresh operator and no store: the lookup through the order's sub-orders finds it.
-    refund_id = refund_op(order_id, entries[:1]).execute(make_context())
+    refund_id = refund_op(order_id, entries[:1]).execute(make_context(FakeTI(), FakeStore()))
+    # A fresh operator and no store: the lookup through the order's sub-orders finds it open.
+    assert refund_op(order_id, entries[:1]).execute(make_context()) == refund_id
     assert xportcn_sandbox.control.state()["refunds"] == 1
     assert endpoints_called(xportcn_sandbox) == [
         "order_detail",
         "refund_create",
         "order_detail",
         "refund_detail",
+        "order_detail",
+        "refund_detail",
     ]
     assert xportcn_sandbox.control.get("refund", refund_id)["orderEntryIds"] == entries[:1]
 
 
-def test_a_refund_that_succeeded_before_the_retry_is_reused_not_opened_again(xportcn_sandbox, monkeypatch):
-    """The crash window: try 1's refund_create committed, its answer was lost, and the seller
-    refunded before Airflow's retry ran. The retry must find the succeeded refund, not open a second."""
+def test_a_refund_that_succeeded_before_the_retry_is_reused_not_opened_again(any_sandbox, monkeypatch):
+    """The crash window: try 1's refund_create committed, its answer was lost, the look-up failed,
+    and the seller refunded before Airflow's retry ran. The retry finds the succeeded refund,
+    created after try 1's "sent" mark, and does not open a second."""
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     order_id, entries = paid_order(xportcn_sandbox)
     xportcn_sandbox.control.inject("commit_then_drop", endpoint="refund_create")
-    with pytest.raises(XportcnTransientError):
-        refund_op(order_id, entries[:1]).execute(make_context(FakeTI(), FakeStore()))
+    xportcn_sandbox.control.inject("http_500", endpoint="order_detail", after=1)
+    context = make_context(FakeTI(), FakeStore())
+    with pytest.raises(XportcnOutcomeUnknownError, match="orderId="):
+        refund_op(order_id, entries[:1]).execute(context)
     xportcn_sandbox.control.advance(3600)  # the seller agrees: refund-only ends in refundsuccess
-    refund_id = refund_op(order_id, entries[:1]).execute(make_context())
+    refund_id = refund_op(order_id, entries[:1]).execute(context)
     assert xportcn_sandbox.control.get("refund", refund_id)["status"] == "refundsuccess"
     assert xportcn_sandbox.control.state()["refunds"] == 1
     assert [c["endpoint"] for c in xportcn_sandbox.control.calls("refund_create")] == ["refund_create"]
+
+
+def test_a_succeeded_refund_of_another_run_does_not_swallow_a_new_one(xportcn_sandbox, monkeypatch):
+    """Issue 11 item 4: a finished partial refund from another DAG run is not "ours" — the new
+    refund is requested (the no-dedupe service opens it; a stricter one would refuse loudly)."""
+    use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
+    xportcn_sandbox.control.set_dedupe(False)
+    order_id, entries = paid_order(xportcn_sandbox)
+    first = refund_op(order_id, entries[:1], apply_payment=50).execute(make_context())
+    xportcn_sandbox.control.advance(3600)
+    assert xportcn_sandbox.control.get("refund", first)["status"] == "refundsuccess"
+    second = refund_op(order_id, entries[:1], apply_payment=50).execute(make_context(FakeTI(run_id="r2")))
+    assert second != first
+    assert xportcn_sandbox.control.state()["refunds"] == 2
 
 
 def test_refund_on_other_sub_orders_is_created_separately(xportcn_sandbox, monkeypatch):
@@ -162,7 +182,8 @@ def test_refund_on_other_sub_orders_is_created_separately(xportcn_sandbox, monke
     assert xportcn_sandbox.control.state()["refunds"] == 1
 
 
-def test_cancel_with_a_lost_answer_then_again(xportcn_sandbox, monkeypatch):
+def test_cancel_with_a_lost_answer_then_again(any_sandbox, monkeypatch):
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     xportcn_sandbox.control.configure(auto_advance=False)
     order_id, entries = paid_order(xportcn_sandbox)
@@ -170,12 +191,16 @@ def test_cancel_with_a_lost_answer_then_again(xportcn_sandbox, monkeypatch):
     xportcn_sandbox.control.clear_calls()
     xportcn_sandbox.control.inject("commit_then_drop", endpoint="refund_cancel")
     op = XportcnCancelRefundOperator(task_id="cancel", refund_id=refund_id)
-    with pytest.raises(XportcnTransientError):
-        op.execute(make_context())
     ti = FakeTI()
-    assert op.execute(make_context(ti)) == refund_id  # already closed: success, no second cancel
+    assert op.execute(make_context(ti)) == refund_id  # the look-up sees it closed: no second cancel
     assert ti.xcom["refund_status"] == "refundclose"
-    assert endpoints_called(xportcn_sandbox) == ["refund_detail", "refund_cancel", "refund_detail"]
+    assert op.execute(make_context()) == refund_id  # a retry of the task: closed, nothing sent
+    assert endpoints_called(xportcn_sandbox) == [
+        "refund_detail",
+        "refund_cancel",
+        "refund_detail",
+        "refund_detail",
+    ]
     assert xportcn_sandbox.control.get("refund", refund_id)["status"] == "refundclose"
 
 
@@ -195,7 +220,8 @@ def test_cancel_a_refund_closed_elsewhere_is_success_without_a_cancel_call(xport
     assert "refund_cancel" not in endpoints_called(xportcn_sandbox)
 
 
-def test_return_logistics_submitted_once(xportcn_sandbox, monkeypatch):
+def test_return_logistics_submitted_once(any_sandbox, monkeypatch):
+    xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     xportcn_sandbox.control.configure(auto_advance=False)
     order_id, entries = paid_order(xportcn_sandbox, status="confirm_goods")
@@ -208,12 +234,16 @@ def test_return_logistics_submitted_once(xportcn_sandbox, monkeypatch):
     op = XportcnSubmitReturnLogisticsOperator(
         task_id="ret", refund_id=refund_id, logistics_company_no="YTO", freight_bill="YT9988776655"
     )
-    with pytest.raises(XportcnTransientError):
-        op.execute(make_context())
     ti = FakeTI()
-    assert op.execute(make_context(ti)) == refund_id
+    assert op.execute(make_context(ti)) == refund_id  # the look-up sees the waybill recorded
     assert ti.xcom["freight_bill"] == "YT9988776655"
-    assert endpoints_called(xportcn_sandbox) == ["refund_detail", "refund_return_submit", "refund_detail"]
+    assert op.execute(make_context()) == refund_id  # a retry: recorded, nothing sent
+    assert endpoints_called(xportcn_sandbox) == [
+        "refund_detail",
+        "refund_return_submit",
+        "refund_detail",
+        "refund_detail",
+    ]
     record = xportcn_sandbox.control.get("refund", refund_id)
     assert record["returnLogistics"] == {"logisticsCompanyNo": "YTO", "freightBill": "YT9988776655"}
     assert record["status"] == "waitsellerreceive"

@@ -107,7 +107,7 @@ def test_transient_faults_are_retried(xportcn_sandbox: SandboxHandle, kind: str)
         ("http_500", XportcnTransientError, "HTTP 500"),
         ("http_502", XportcnTransientError, "HTTP 502"),
         ("html", XportcnTransientError, "<html>"),
-        ("drop", XportcnTransientError, "connection failed or dropped"),
+        ("drop", XportcnTransientError, "connection dropped after the request was sent"),
         ("truncated_json", XportcnProtocolError, "not JSON"),
     ],
 )
@@ -144,36 +144,45 @@ def test_drop_is_a_connection_error_for_plain_requests(xportcn_sandbox: SandboxH
     assert (call["fault"], call["http_status"], call["code"]) == ("drop", None, None)
 
 
-def test_commit_then_drop_creates_exactly_one_order(xportcn_sandbox: SandboxHandle) -> None:
-    """The lost-response case: the write happened, the client never heard back."""
+@pytest.mark.parametrize("dedupe", [True, False], ids=["dedupe", "no-dedupe"])
+def test_commit_then_drop_creates_exactly_one_order(xportcn_sandbox: SandboxHandle, dedupe: bool) -> None:
+    """The lost-response case: the write happened, the client never heard back.
+
+    The client does not send it again: the look-up by outOrderId finds the order and answers
+    with it, whether or not the service would have deduplicated a second create.
+    """
     control = xportcn_sandbox.control
+    control.set_dedupe(dedupe)
     control.inject("commit_then_drop", endpoint="order_create")
-    client = make_client(xportcn_sandbox, max_retries=0)
-    with pytest.raises(XportcnTransientError):
-        client.call("order_create", ORDER)
-    assert control.state()["orders"] == 1
-    # Retrying with the same outOrderId (what the operator does) finds the order instead.
-    again = client.call("order_create", ORDER)
-    assert again["duplicate"] is True
-    assert control.state()["orders"] == 1
-    assert [c["fault"] for c in control.calls("order_create")] == ["commit_then_drop", None]
-
-
-def test_commit_then_drop_with_retries_answers_the_existing_order(xportcn_sandbox: SandboxHandle) -> None:
-    xportcn_sandbox.control.inject("commit_then_drop", endpoint="order_create")
-    answer = make_client(xportcn_sandbox).call("order_create", ORDER)
+    answer = make_client(xportcn_sandbox, max_retries=0).call("order_create", ORDER)
     assert answer["duplicate"] is True and answer["outOrderId"] == ORDER["outOrderId"]
-    assert xportcn_sandbox.control.state()["orders"] == 1
+    assert control.state()["orders"] == 1
+    assert [c["endpoint"] for c in control.calls()] == ["order_create", "order_list"]
 
 
-def test_late_answer_of_a_timeout_does_not_duplicate(xportcn_sandbox: SandboxHandle) -> None:
-    """A slow server commits after the client gave up and retried: still one order."""
+def test_no_dedupe_sandbox_really_creates_twice(xportcn_sandbox: SandboxHandle) -> None:
+    """The opposite service is real: a blind resend there would buy twice."""
+    control = xportcn_sandbox.control
+    control.set_dedupe(False)
+    client = make_client(xportcn_sandbox)
+    first, second = client.call("order_create", ORDER), client.call("order_create", ORDER)
+    assert first["orderId"] != second["orderId"] and second["duplicate"] is False
+    assert control.state()["orders"] == 2
+    control.set_dedupe(True)
+    assert client.call("order_create", ORDER)["duplicate"] is True
+
+
+@pytest.mark.parametrize("dedupe", [True, False], ids=["dedupe", "no-dedupe"])
+def test_late_answer_of_a_timeout_does_not_duplicate(xportcn_sandbox: SandboxHandle, dedupe: bool) -> None:
+    """A slow server commits after the client gave up: the look-up waits it out, still one order."""
+    xportcn_sandbox.control.set_dedupe(dedupe)
     xportcn_sandbox.control.inject("timeout", endpoint="order_create", delay=0.4)
-    answer = make_client(xportcn_sandbox, timeout=0.2).call("order_create", ORDER)
-    assert answer["duplicate"] is False
-    time.sleep(0.5)  # let the delayed call run its (duplicate) create
+    client = make_client(xportcn_sandbox, timeout=0.2, verify_settle=0.5)
+    answer = client.call("order_create", ORDER)
+    assert answer["duplicate"] is True  # found by the second look-up, after the late commit
+    time.sleep(0.3)
     assert xportcn_sandbox.control.state()["orders"] == 1
-    assert [c["code"] for c in xportcn_sandbox.control.calls("order_create")] == [200, 200]
+    assert [c["endpoint"] for c in xportcn_sandbox.control.calls()].count("order_create") == 1
 
 
 def test_faults_are_fifo_and_targeted(xportcn_sandbox: SandboxHandle) -> None:
@@ -311,19 +320,20 @@ def test_commit_then_hang_commits_and_holds_until_the_client_process_dies(
     assert b"ANSWERED" not in out
     assert gone["seq"] == held["seq"] and gone["duration_ms"] < 10_000  # not the 30 s hold
     assert gone["msg"].startswith("committed (code 200); the client disconnected after ")
-    # The retry (same outOrderId) finds the order the dead client created: still one.
-    again = make_client(xportcn_sandbox).call("order_create", ORDER)
-    assert again["duplicate"] is True
+    # The retry's look-up (what the operator does first) finds the order the dead client created.
+    found = make_client(xportcn_sandbox).call("order_list", {"outOrderId": ORDER["outOrderId"]})
+    assert [o["outOrderId"] for o in found["list"]] == [ORDER["outOrderId"]]
     assert control.state()["orders"] == 1
-    assert [c["fault"] for c in control.calls("order_create")] == ["commit_then_hang", None]
+    assert [c["fault"] for c in control.calls("order_create")] == ["commit_then_hang"]
 
 
 def test_commit_then_hang_drops_the_connection_when_the_hold_ends(xportcn_sandbox: SandboxHandle) -> None:
     control = xportcn_sandbox.control
     control.inject("commit_then_hang", endpoint="order_create", hold=0.4)
     started = time.monotonic()
-    with pytest.raises(XportcnTransientError):  # a dropped connection, after the hold
-        make_client(xportcn_sandbox, max_retries=0).call("order_create", ORDER)
+    # A dropped connection after the hold; the look-up finds the order, nothing is resent.
+    answer = make_client(xportcn_sandbox, max_retries=0).call("order_create", ORDER)
+    assert answer["duplicate"] is True
     assert time.monotonic() - started >= 0.4
     [call] = control.calls("order_create")
     assert call["msg"] == "committed (code 200); no answer for 0.4 s, then connection dropped"

@@ -25,10 +25,12 @@ import tenacity
 import urllib3
 
 from xportcn_provider import __version__
-from xportcn_provider.api.endpoints import Endpoint, resolve, validate_overrides
+from xportcn_provider.api.endpoints import RETRY_RULES, Endpoint, resolve, validate_overrides
 from xportcn_provider.api.envelope import Envelope, interpret_response, retry_after_of
 from xportcn_provider.api.errors import (
+    SUCCESS_CODE,
     XportcnError,
+    XportcnOutcomeUnknownError,
     XportcnProtocolError,
     XportcnTimeoutError,
     XportcnTransientError,
@@ -43,6 +45,7 @@ from xportcn_provider.api.signing import (
     query_signature_params,
     signed_headers,
 )
+from xportcn_provider.api.verify import VERIFIERS, Lookup, arun_lookup, caller_key, run_lookup
 
 DEFAULT_BASE_URL = "https://www.xportcn.com/api"
 DEFAULT_TIMEOUT = 30.0
@@ -52,6 +55,8 @@ DEFAULT_MAX_RETRIES = 5
 DEFAULT_MAX_CONNECTIONS = 10
 MAX_CONNECTIONS_LIMIT = 100
 USER_AGENT = f"airflow-provider-xportcn/{__version__}"
+#: ``msg`` of an answer that a look-up produced after the real answer was lost.
+VERIFIED_MSG = "verified by look-up after a lost answer"
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +94,9 @@ class ClientSettings:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     #: How the ``signature`` header is computed (a name in ``signing.SIGNATURE_RULES``).
     signature_rule: str = DEFAULT_SIGNATURE_RULE
+    #: After a write's answer is lost and its look-up finds nothing, wait this long and look once
+    #: more before sending again (a service may show a new object a moment late).
+    verify_settle: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
@@ -335,6 +343,96 @@ def page_param_names(endpoint: Endpoint) -> tuple[str, str]:
     return "pageNo", "pageSize"
 
 
+# --- writes whose outcome is unknown ------------------------------------------------------------
+
+
+def _connect_failed(exc: BaseException) -> bool:
+    """Whether a ``requests`` connection error happened before the request left (nothing sent)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+            return True
+        if isinstance(current, urllib3.exceptions.MaxRetryError) and current.reason is not None:
+            current = current.reason
+            continue
+        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = nested or current.__cause__ or current.__context__
+    return False
+
+
+def _connect_reason(exc: BaseException) -> str:
+    return "connection refused" if "refused" in str(exc).lower() else type(exc).__name__
+
+
+class SettlePlan:
+    """What a client does with one write whose answer was lost (shared by sync and async)."""
+
+    def __init__(
+        self,
+        client: _ClientBase,
+        name: str,
+        payload: Mapping[str, Any] | None,
+        lost: XportcnError,
+        sent_at: float,
+    ) -> None:
+        self.client = client
+        self.name = name
+        self.body: Mapping[str, Any] = payload or {}
+        self.lost = lost
+        self.sent_at = sent_at
+        self.rule, self.why = RETRY_RULES[name]
+        self.key = caller_key(name, self.body)
+
+    def _unknown(self, detail: str) -> XportcnOutcomeUnknownError:
+        keys = ", ".join(f"{k}={v}" for k, v in self.key.items()) or "no caller key"
+        return XportcnOutcomeUnknownError(
+            f"Xportcn {self.name}: the request was sent but its answer was lost "
+            f"[{self.lost.message.rstrip('.')}]. {detail} It was NOT sent again, so nothing is done "
+            f"twice. Check {keys}: {self.why}.",
+            key=self.key,
+            check=self.why,
+            cause=self.lost.message,
+            endpoint=self.name,
+            http_status=self.lost.http_status,
+            code=self.lost.code,
+            request_id=self.lost.request_id,
+        )
+
+    def lookup(self) -> Lookup:
+        if self.rule != "verify":
+            raise self._unknown("This endpoint has no look-up to tell whether it was processed.")
+        return VERIFIERS[self.name](self.body, self.sent_at)
+
+    def cannot_verify(self, err: XportcnError) -> XportcnOutcomeUnknownError:
+        return self._unknown(f"The look-up that would tell could not decide: {err.message}")
+
+    def found(self, data: Any) -> Envelope:
+        self.client.log.warning(
+            "Xportcn %s: the answer was lost (%s); the look-up found the result, so it is not sent again.",
+            self.name,
+            self.lost.message,
+        )
+        return Envelope(code=SUCCESS_CODE, msg=VERIFIED_MSG, data=data, request_id=None, develop_id=None)
+
+    def not_there(self) -> XportcnTransientError:
+        """The look-up proved the write was not processed: the error becomes safe to resend."""
+        self.client.log.warning(
+            "Xportcn %s: the answer was lost (%s) and the look-up finds nothing; sending it again.",
+            self.name,
+            self.lost.message,
+        )
+        return XportcnTransientError(
+            f"{self.lost.message} (the look-up found nothing: not processed)",
+            not_processed=True,
+            endpoint=self.name,
+            http_status=self.lost.http_status,
+            code=self.lost.code,
+            request_id=self.lost.request_id,
+        )
+
+
 # --- the clients ------------------------------------------------------------------------------
 
 
@@ -400,10 +498,28 @@ class XportcnClient(_ClientBase):
     def call_envelope(
         self, name: str, payload: Mapping[str, Any] | None = None, *, params: Mapping[str, Any] | None = None
     ) -> Envelope:
-        """Call ``name`` with retries and return the whole successful envelope."""
-        resolve(name, self.settings.endpoint_overrides)  # unknown names fail before any I/O
+        """Call ``name`` with retries and return the whole successful envelope.
+
+        Reads are resent after any transient failure. A write is resent only after a failure that
+        proves it was not processed; after one whose outcome is unknown, its rule decides
+        (``endpoints.RETRY_RULES``): look the object up and answer with it, or raise
+        :class:`XportcnOutcomeUnknownError` — never a blind resend.
+        """
+        endpoint = resolve(name, self.settings.endpoint_overrides)  # unknown names fail before any I/O
+        sent_at = time.time()
+
+        def one_attempt() -> Envelope:
+            if endpoint.retry == "always":
+                return self._attempt(name, payload, params)
+            try:
+                return self._attempt(name, payload, params)
+            except XportcnError as err:
+                if not is_retryable(err) or err.not_processed:
+                    raise
+                return self._settle(name, payload, err, sent_at)
+
         try:  # the first attempt outside tenacity: most calls succeed and pay nothing for retries
-            envelope = self._attempt(name, payload, params)
+            envelope = one_attempt()
         except XportcnError as first:
             if not is_retryable(first) or self.settings.max_retries == 0:
                 raise
@@ -412,11 +528,28 @@ class XportcnClient(_ClientBase):
             def attempt() -> Envelope:
                 if pending:  # replay the first failure so tenacity counts, logs and waits for it
                     raise pending.pop()
-                return self._attempt(name, payload, params)
+                return one_attempt()
 
             envelope = tenacity.Retrying(**retry_kwargs(self.settings, name, self.log, self.sleep))(attempt)
         self.last_envelope = envelope
         return envelope
+
+    def _settle(
+        self, name: str, payload: Mapping[str, Any] | None, lost: XportcnError, sent_at: float
+    ) -> Envelope:
+        """A write's answer was lost: find out what happened before anything is sent again."""
+        plan = SettlePlan(self, name, payload, lost, sent_at)
+        for look in range(2):
+            lookup = plan.lookup()
+            try:
+                found = run_lookup(lookup, self.call)
+            except XportcnError as err:
+                raise plan.cannot_verify(err) from None
+            if found is not None:
+                return plan.found(found)
+            if look == 0 and self.settings.verify_settle > 0:
+                (self.sleep or time.sleep)(self.settings.verify_settle)
+        raise plan.not_there()
 
     def call(
         self, name: str, payload: Mapping[str, Any] | None = None, *, params: Mapping[str, Any] | None = None
@@ -440,13 +573,26 @@ class XportcnClient(_ClientBase):
                 stream=True,
             )
             body = read_body_within(response, deadline, name, self.settings.timeout)
+        except requests.ConnectTimeout:  # before ``requests.Timeout``: nothing was sent
+            raise XportcnTimeoutError(
+                f"Xportcn {name}: could not connect within {self.settings.timeout:g}s (nothing was sent).",
+                endpoint=name,
+                not_processed=True,
+            ) from None
         except requests.Timeout:
             raise XportcnTimeoutError(
                 f"Xportcn {name} did not answer within {self.settings.timeout:g}s.", endpoint=name
             ) from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            if _connect_failed(exc):
+                raise XportcnTransientError(
+                    f"Xportcn {name}: could not connect ({_connect_reason(exc)}; nothing was sent).",
+                    endpoint=name,
+                    not_processed=True,
+                ) from None
             raise XportcnTransientError(
-                f"Xportcn {name}: connection failed or dropped ({type(exc).__name__}).", endpoint=name
+                f"Xportcn {name}: connection dropped after the request was sent ({type(exc).__name__}).",
+                endpoint=name,
             ) from None
         return interpret_response(
             endpoint=name,
@@ -574,12 +720,28 @@ class AsyncXportcnClient(_ClientBase):
         params: Mapping[str, Any] | None = None,
         retry: bool = True,
     ) -> Envelope:
-        """Call ``name`` (with the shared retry policy unless ``retry=False``)."""
-        resolve(name, self.settings.endpoint_overrides)
+        """Call ``name`` (with the shared retry policy unless ``retry=False``).
+
+        The same rules as :meth:`XportcnClient.call_envelope`: a write whose outcome is unknown is
+        looked up (the same look-ups, driven asynchronously) or refused, never resent blindly.
+        """
+        endpoint = resolve(name, self.settings.endpoint_overrides)
+        sent_at = time.time()
+
+        async def one_attempt() -> Envelope:
+            if endpoint.retry == "always":
+                return await self._attempt(name, payload, params)
+            try:
+                return await self._attempt(name, payload, params)
+            except XportcnError as err:
+                if not is_retryable(err) or err.not_processed:
+                    raise
+                return await self._settle(name, payload, err, sent_at)
+
         if not retry:
-            return await self._attempt(name, payload, params)
+            return await one_attempt()
         try:  # the first attempt outside tenacity, as in the sync client
-            return await self._attempt(name, payload, params)
+            return await one_attempt()
         except XportcnError as first:
             if not is_retryable(first) or self.settings.max_retries == 0:
                 raise
@@ -591,8 +753,28 @@ class AsyncXportcnClient(_ClientBase):
             with attempt:
                 if pending:  # replay the first failure so tenacity counts, logs and waits for it
                     raise pending.pop()
-                return await self._attempt(name, payload, params)
+                return await one_attempt()
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _settle(
+        self, name: str, payload: Mapping[str, Any] | None, lost: XportcnError, sent_at: float
+    ) -> Envelope:
+        """The async twin of :meth:`XportcnClient._settle` (same plan, same look-ups)."""
+        plan = SettlePlan(self, name, payload, lost, sent_at)
+        for look in range(2):
+            lookup = plan.lookup()
+            try:
+                found = await arun_lookup(lookup, self.call)
+            except XportcnError as err:
+                raise plan.cannot_verify(err) from None
+            if found is not None:
+                return plan.found(found)
+            if look == 0 and self.settings.verify_settle > 0:
+                if self.sleep is not None:
+                    await self._async_sleep(self.settings.verify_settle)
+                else:
+                    await asyncio.sleep(self.settings.verify_settle)
+        raise plan.not_there()
 
     async def _async_sleep(self, seconds: float) -> None:
         # tenacity awaits whatever ``sleep`` returns: accept a plain function as well as a coroutine

@@ -16,6 +16,14 @@ from xportcn_provider.api.errors import XportcnValidationError
 
 Confidence = Literal["confirmed", "evidence", "inferred"]
 Method = Literal["GET", "POST"]
+#: What the client does after a failure whose outcome is *unknown* (the request may have been
+#: processed: a timeout or dropped connection after sending, a bare 5xx). ``always``: resend (reads
+#: only: reading twice changes nothing). ``verify``: look the object up first (``api/verify.py``)
+#: and return it when found; resend only when it is not there. ``never``: raise
+#: ``XportcnOutcomeUnknownError`` naming the caller key and what to check. Failures that prove the
+#: request was not processed (connection refused, 429, 503 with Retry-After, an envelope "busy"
+#: code) are resent whatever the rule.
+RetryRule = Literal["always", "verify", "never"]
 
 QUERY_SIGNED_PREFIX = "/open/pp/logistics/"
 
@@ -36,6 +44,11 @@ class Endpoint:
     #: Other paths the same call may live under (the sister platform's, contract §2), tried in
     #: order by ``airflow xportcn check`` when this path answers "no such route".
     alternates: tuple[str, ...] = ()
+
+    @property
+    def retry(self) -> RetryRule:
+        """This endpoint's rule after an unknown outcome (see :data:`RETRY_RULES`)."""
+        return "always" if self.read_only else RETRY_RULES[self.name][0]
 
     @property
     def query_signed(self) -> bool:
@@ -394,6 +407,62 @@ _CATALOGUE: tuple[Endpoint, ...] = (
         ("out_order_id", "logistics_tracking_number"),
     ),
 )
+
+#: The rule of every write endpoint after an unknown outcome, and why (docs/hook.md shows this
+#: table; a test checks that every write has a rule and every ``verify`` a lookup). Reads need
+#: none: they are always resent.
+RETRY_RULES: Mapping[str, tuple[RetryRule, str]] = {
+    "order_create": (
+        "verify",
+        "order_list by outOrderId: an order with our outOrderId is the answer",
+    ),
+    "taobao_order_create": (
+        "verify",
+        "taobao_order_list by outOrderId: an order with our outOrderId is the answer",
+    ),
+    "order_pay": (
+        "verify",
+        "order_detail: an order already paid (paid status or payStatus 2) is the answer",
+    ),
+    "refund_create": (
+        "verify",
+        "order_detail -> the sub-orders' refunds -> refund_detail: an open refund on exactly the "
+        "requested sub-orders is the answer",
+    ),
+    "refund_cancel": ("verify", "refund_detail: a closed refund is the answer"),
+    "refund_return_submit": (
+        "verify",
+        "refund_detail: returnLogistics.freightBill equal to ours is the answer",
+    ),
+    "package_forecast": (
+        "verify",
+        "package_detail by out_order_id: a package with our tracking number is the answer",
+    ),
+    "package_inbound": (
+        "verify",
+        "package_detail by out_order_id: a package past FORECASTED is the answer",
+    ),
+    "package_update": (
+        "verify",
+        "package_detail by out_order_id: a package showing our tracking number and items is the answer",
+    ),
+    "address_save": (
+        "verify",
+        "address_list: an address with our name, phone, province, city and address is the answer",
+    ),
+    "intl_logistics_create": (
+        "never",
+        "no endpoint reads a booking back: look for tmallOrderId in the console before booking again",
+    ),
+    "domestic_logistics_update": (
+        "never",
+        "no endpoint shows a recorded waybill reliably: check the order's logistics in the console",
+    ),
+    "refund_voucher_upload": (
+        "never",
+        "an upload has no caller key to look up; a second upload only leaves an unused image",
+    ),
+}
 
 CATALOGUE: Mapping[str, Endpoint] = {e.name: e for e in _CATALOGUE}
 ENDPOINT_NAMES: tuple[str, ...] = tuple(sorted(CATALOGUE))

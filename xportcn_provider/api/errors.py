@@ -79,7 +79,8 @@ _NOT_FOUND_WORDS = ("not found", "not exist", "does not exist", "不存在", "�
 AUTH_HINT = (
     "Check the connection: password must be the Access Secret that belongs to the Access Key in "
     "login, extra.user_id must be the Xport user id issued for that key, and this machine's clock "
-    "must be within 600 s of real time."
+    "must be within 600 s of real time. If all are right, run `airflow xportcn check`: it names "
+    "the signature rule the service accepts (extra.signature_rule)."
 )
 CLOCK_HINT = (
     "The server rejected the request timestamp: this machine's clock is off by more than the "
@@ -91,6 +92,11 @@ class XportcnError(Exception):
     """Root of every provider error; carries what a person needs to find the call on the server."""
 
     retryable: bool = False
+    #: ``True`` when the failure *proves* the server did not process the request (the connection
+    #: could not be made, or the server explicitly refused: 429, 503 with ``Retry-After``, an
+    #: envelope "busy"/rate-limit code). Only such failures may resend a write blindly; every
+    #: other failure of a write leaves its outcome unknown (see ``endpoints.RETRY_RULES``).
+    not_processed: bool = False
 
     def __init__(
         self,
@@ -158,6 +164,7 @@ class XportcnRateLimitError(XportcnError):
     """HTTP 429 or a rate-limit envelope code; ``retry_after`` is the server's hint in seconds."""
 
     retryable = True
+    not_processed = True  # the server refused the call before doing anything
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         self.retry_after = retry_after
@@ -165,12 +172,25 @@ class XportcnRateLimitError(XportcnError):
 
 
 class XportcnTransientError(XportcnError):
-    """Connection errors, timeouts, HTTP 5xx: worth retrying with backoff."""
+    """Connection errors, timeouts, HTTP 5xx: worth retrying with backoff.
+
+    ``not_processed=True`` marks the ones that prove nothing reached the server's business logic
+    (connection refused, connect timeout, explicit "busy" answers); the others (read timeout,
+    connection dropped after sending, a bare 5xx) leave a write's outcome unknown.
+    """
 
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        not_processed: bool = False,
+        **kwargs: object,
+    ) -> None:
         self.retry_after = retry_after
+        self.not_processed = not_processed
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
@@ -190,6 +210,12 @@ class XportcnConflictError(XportcnBusinessError):
     """The resource is in a state that does not allow the action (e.g. cancel a paid order)."""
 
 
+class XportcnWriteNotAppliedError(XportcnBusinessError):
+    """A write answered code 200, but its ``data`` reports a failure or reading the record back
+    shows the change did not happen (see :mod:`xportcn_provider.api.readback`). Never retried:
+    the message says what the record shows instead."""
+
+
 class XportcnProtocolError(XportcnError):
     """The body is not JSON, or JSON without ``code``: not the Xportcn envelope.
 
@@ -206,6 +232,30 @@ class XportcnEndpointNotFoundError(XportcnError):
     "does not exist yet, create it" must never take a wrong path for an empty result. Fix the
     path in the connection's ``extra.endpoint_overrides``. Never retried.
     """
+
+
+class XportcnOutcomeUnknownError(XportcnError):
+    """A write was sent, its answer was lost, and whether the server acted cannot be verified.
+
+    Raised instead of resending blindly (a resend could buy, pay or book twice on a service that
+    does not deduplicate). ``key`` names the caller key(s) of the write (e.g. ``outOrderId``),
+    ``check`` says what a person should look for before deciding; ``cause`` is the failure that
+    left the outcome unknown. Never retried by the hook; the retry policy fails the task at once.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: Mapping[str, object] | None = None,
+        check: str = "",
+        cause: str = "",
+        **kwargs: object,
+    ) -> None:
+        self.key = dict(key or {})
+        self.check = check
+        self.cause = cause
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
 _KIND_CLASSES: Mapping[ErrorKind, type[XportcnError]] = {
@@ -267,7 +317,14 @@ def error_from_envelope(
         text = f"{text} {AUTH_HINT}"
     elif kind == "clock":
         text = f"{text} {CLOCK_HINT}"
-    return _make(cls, text, endpoint, http_status, code, msg, request_id, retry_after)
+    # An envelope that says "busy" or "rate limited" is the server refusing before doing anything.
+    # A busy *text* under another code (e.g. 500 系统繁忙) is retried, but only the explicit
+    # refusal codes prove the request was not processed (a write's resend depends on it).
+    refused = kind != "transient" or str(code) in (
+        str(EnvelopeCode.SERVER_BUSY),
+        str(EnvelopeCode.RATE_LIMITED),
+    )
+    return _make(cls, text, endpoint, http_status, code, msg, request_id, retry_after, not_processed=refused)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -312,6 +369,13 @@ def error_from_http_status(
     cls: type[XportcnError]
     if http_status == 429:
         cls, text = XportcnRateLimitError, f"Xportcn {where} was rate limited (HTTP 429).{excerpt}"
+    elif http_status == 503 and parse_retry_after(retry_after) is not None:
+        # An explicit "come back later" is a refusal: the request was not processed.
+        cls, text = (
+            XportcnTransientError,
+            f"Xportcn {where} is unavailable (HTTP 503 with Retry-After).{excerpt}",
+        )
+        return _make(cls, text, endpoint, http_status, code, msg, request_id, retry_after, not_processed=True)
     elif http_status >= 500 or http_status == 408:
         cls, text = (
             XportcnTransientError,
@@ -344,9 +408,22 @@ def _make(
     msg: str | None,
     request_id: str | None,
     retry_after: str | None,
+    *,
+    not_processed: bool = False,
 ) -> XportcnError:
     """Build ``cls``; the retryable classes also carry the server's ``Retry-After`` hint."""
-    if issubclass(cls, XportcnRateLimitError | XportcnTransientError):
+    if issubclass(cls, XportcnTransientError):
+        return cls(
+            text,
+            retry_after=parse_retry_after(retry_after),
+            not_processed=not_processed,
+            endpoint=endpoint,
+            http_status=http_status,
+            code=code,
+            msg=msg,
+            request_id=request_id,
+        )
+    if issubclass(cls, XportcnRateLimitError):
         return cls(
             text,
             retry_after=parse_retry_after(retry_after),

@@ -1,13 +1,20 @@
 """International logistics (freight preview, booking) and the domestic waybill update.
 
 Booking the international leg is keyed by ``tmallOrderId``, the caller's own order id. The
-contract has no endpoint that reads a logistics order back, so the idempotency is:
+contract has no endpoint that reads a logistics order back, and no page says the service
+refuses a second booking with the same ``tmallOrderId``. So a booking whose outcome is unknown is
+never sent again on a guess:
 
 1. ``tmall_order_id`` defaults to an id derived from the task instance (stable across retries);
 2. ``task_state_store`` is read first: a try that got an answer left the logistics order id;
-3. otherwise the booking is sent again: the server answers an already-used ``tmallOrderId``
-   with the existing logistics order (``duplicate: true``), never a second one. That covers a
-   try whose answer was lost.
+3. a try that *sent* a booking and never recorded its answer (its answer was lost, or the task
+   was killed mid-call) left a "sent" mark there, written just before sending; the next try
+   then fails with :class:`~xportcn_provider.api.errors.XportcnOutcomeUnknownError` naming the
+   ``tmallOrderId`` and the console, and a person decides (``on_unknown_outcome="fail"``, the
+   default). With ``on_unknown_outcome="resend"`` it sends the same ``tmallOrderId`` again and
+   says in the log that this relies on the service deduplicating it;
+4. otherwise the booking is sent; a lost answer fails the same way (the hook's rule for
+   ``intl_logistics_create`` is ``never``).
 """
 
 from __future__ import annotations
@@ -15,7 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from xportcn_provider.api.errors import XportcnProtocolError, XportcnValidationError
+from xportcn_provider.api.errors import (
+    XportcnOutcomeUnknownError,
+    XportcnProtocolError,
+    XportcnValidationError,
+)
+from xportcn_provider.api.readback import refuse_failed_answer
 from xportcn_provider.links import XportcnLogisticsLink
 from xportcn_provider.operators.base import (
     XportcnBaseOperator,
@@ -26,6 +38,7 @@ from xportcn_provider.operators.validation import (
     coerce_json,
     optional_id,
     optional_str,
+    require_choice,
     require_id,
     require_items,
     require_mapping,
@@ -35,6 +48,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 RECEIVER_KEYS = ("name", "country", "address")
+#: What a booking does when an earlier send's outcome is unknown (see the module docstring).
+ON_UNKNOWN_OUTCOME = ("fail", "resend")
 
 
 class XportcnFreightPreviewOperator(XportcnBaseOperator):
@@ -104,6 +119,10 @@ class XportcnCreateInternationalLogisticsOrderOperator(XportcnBaseOperator):
     :param tmall_order_id: your order id for this shipment, the idempotency key (templated).
         Default: derived from dag id, task id, run id and map index.
     :param remark: free text.
+    :param on_unknown_outcome: ``"fail"`` (default): when a booking was sent and its answer lost,
+        fail with the ``tmallOrderId`` to look for in the console instead of booking again.
+        ``"resend"``: send the same ``tmallOrderId`` again — only safe if your service refuses a
+        second booking with the same ``tmallOrderId`` (the contract does not say it does).
 
     XCom: return value = ``logisticsOrderId``; keys ``logistics_order_id``, ``tmall_order_id``,
     ``logistics_url``.
@@ -129,6 +148,7 @@ class XportcnCreateInternationalLogisticsOrderOperator(XportcnBaseOperator):
         line_items: list[Mapping[str, Any]] | str,
         tmall_order_id: str | None = None,
         remark: str | None = None,
+        on_unknown_outcome: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -137,6 +157,7 @@ class XportcnCreateInternationalLogisticsOrderOperator(XportcnBaseOperator):
         self.line_items = line_items
         self.tmall_order_id = tmall_order_id
         self.remark = remark
+        self.on_unknown_outcome = on_unknown_outcome
 
     def build_request(self) -> dict[str, Any]:
         return {
@@ -150,7 +171,53 @@ class XportcnCreateInternationalLogisticsOrderOperator(XportcnBaseOperator):
             else caller_id(self.tmall_order_id, "tmall_order_id"),
             "remark": optional_str(self.remark, "remark", max_length=500),
             "extra": self.extra_body(),
+            "on_unknown_outcome": require_choice(
+                self.on_unknown_outcome, "on_unknown_outcome", ON_UNKNOWN_OUTCOME
+            ),
         }
+
+    def _unknown(self, tmall_order_id: str, why: str, cause: str) -> XportcnOutcomeUnknownError:
+        console = self.hook.console_url
+        return XportcnOutcomeUnknownError(
+            f"intl_logistics_create: {why} No endpoint reads a booking back, so it is not sent again "
+            f"(a service that does not deduplicate would book twice). Look in the Xportcn console "
+            f"({console}) for a logistics order with tmallOrderId {tmall_order_id}. If there is one, "
+            "take its id from there; if there is none, run the task again with "
+            "on_unknown_outcome='resend' (or, if your service is known to refuse a repeated "
+            "tmallOrderId, keep that setting).",
+            key={"tmallOrderId": tmall_order_id},
+            check=f"a logistics order with tmallOrderId {tmall_order_id} in the console",
+            cause=cause,
+            endpoint="intl_logistics_create",
+        )
+
+    def _book(self, context: Context, request: dict[str, Any], sent_key: str) -> Any:
+        resend = request.pop("on_unknown_outcome") == "resend"
+        tmall_order_id = request["tmall_order_id"]
+        if self.recall(context, sent_key):
+            if not resend:
+                raise self._unknown(
+                    tmall_order_id, "an earlier try of this task sent this booking and got no answer.", ""
+                )
+            self.log.warning(
+                "An earlier try sent booking tmallOrderId=%s without an answer; sending it again "
+                "(on_unknown_outcome='resend': relies on the service refusing a repeated tmallOrderId).",
+                tmall_order_id,
+            )
+        self.remember(context, sent_key, True)
+        try:
+            return self.hook.intl_logistics_create(**request)
+        except XportcnOutcomeUnknownError as unknown:
+            if not resend:
+                raise self._unknown(
+                    tmall_order_id, "the booking was sent and its answer lost.", unknown.cause
+                ) from None
+            self.log.warning(
+                "Booking tmallOrderId=%s: answer lost (%s); sending it again (on_unknown_outcome='resend').",
+                tmall_order_id,
+                unknown.cause,
+            )
+            return self.hook.intl_logistics_create(**request)
 
     def perform(self, context: Context, request: dict[str, Any]) -> Any:
         tmall_order_id = request["tmall_order_id"] or derived_id(context)
@@ -166,7 +233,7 @@ class XportcnCreateInternationalLogisticsOrderOperator(XportcnBaseOperator):
                 remote=False,
             )
         else:
-            data = self.hook.intl_logistics_create(**request)
+            data = self._book(context, request, f"{key}:sent")
             logistics_order_id = data.get("logisticsOrderId") if isinstance(data, Mapping) else None
             if not logistics_order_id:
                 raise XportcnProtocolError(
@@ -282,7 +349,10 @@ class XportcnUpdateDomesticLogisticsOperator(XportcnBaseOperator):
         }
 
     def perform(self, context: Context, request: dict[str, Any]) -> Any:
-        self.hook.domestic_logistics_update(**request)
+        answer = self.hook.domestic_logistics_update(**request)
+        # No endpoint shows the waybills back (contract), so only the answer can be checked: a
+        # code 200 whose data reports a failure (``false``, "...失败") fails the task.
+        refuse_failed_answer("domestic_logistics_update", answer, request_id=self.hook.last_request_id)
         numbers = sorted(
             {
                 str(n)

@@ -8,8 +8,13 @@ caller-chosen idempotency key, ``outOrderId``; the create operators therefore
 2. read ``task_state_store`` first: a previous try that got an answer left the order id there;
 3. otherwise look the order up by ``outOrderId`` (``order_list``/``taobao_order_list``) and
    return the existing one: this covers a try whose answer was lost on the way back;
-4. only then create; the server also answers an already-used ``outOrderId`` with the existing
-   order (``duplicate: true``), which closes the last race.
+4. only then create. If that create's answer is lost, the hook does not send it again blindly:
+   it runs the same look-up (``api/verify.py``) and answers with the order it finds, and sends
+   again only when the order is not there. Nothing relies on the service deduplicating
+   ``outOrderId`` (the contract does not say it does); if the look-up cannot decide, the task
+   fails with :class:`~xportcn_provider.api.errors.XportcnOutcomeUnknownError` naming the key.
+
+Paying reads the order first: an order that is already paid is not paid again.
 """
 
 from __future__ import annotations
@@ -17,9 +22,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from xportcn_provider.api import statuses as st
-from xportcn_provider.api.client import page_items
-from xportcn_provider.api.errors import XportcnConflictError, XportcnProtocolError, XportcnValidationError
+from xportcn_provider.api.errors import (
+    XportcnConflictError,
+    XportcnError,
+    XportcnOutcomeUnknownError,
+    XportcnProtocolError,
+    XportcnValidationError,
+)
+from xportcn_provider.api.verify import order_by_out_order_id, paid_order, run_lookup
 from xportcn_provider.api.waits import order_wait
 from xportcn_provider.links import XportcnOrderLink
 from xportcn_provider.operators.base import (
@@ -45,7 +55,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 ORDER_ADDRESS_KEYS = ("fullName", "address")
-ORDER_LOOKUP_PAGE_SIZE = 20
 
 
 class XportcnOrderOverBudgetError(XportcnValidationError):
@@ -73,13 +82,29 @@ def _order_request(op: Any) -> dict[str, Any]:
     }
 
 
-def _find_by_out_order_id(data: Any, out_order_id: str) -> dict[str, Any] | None:
-    """The order of a list page whose ``outOrderId`` is ours (the filter is not trusted blindly)."""
-    items, _ = page_items(data)
-    for item in items:
-        if isinstance(item, Mapping) and str(item.get("outOrderId")) == out_order_id and item.get("orderId"):
-            return dict(item)
-    return None
+def _find_order(op: XportcnBaseOperator, list_endpoint: str, out_order_id: str) -> dict[str, Any] | None:
+    """The order whose ``outOrderId`` is ours, by the look-up the hook uses after a lost answer."""
+    found: dict[str, Any] | None = run_lookup(
+        order_by_out_order_id(list_endpoint, out_order_id), op.hook.call
+    )
+    return found
+
+
+def _create_reconciled(
+    op: XportcnBaseOperator, create: Any, list_endpoint: str, request: dict[str, Any]
+) -> Any:
+    """Call ``create``; if its outcome stayed unknown, look once more before failing the task."""
+    try:
+        return create(**request)
+    except XportcnOutcomeUnknownError as unknown:
+        try:
+            found = _find_order(op, list_endpoint, request["out_order_id"])
+        except XportcnError:
+            raise unknown from None
+        if found is None:
+            raise
+        op.log.warning("The create's outcome was unknown (%s); the order exists, using it.", unknown.cause)
+        return {**found, "duplicate": True}
 
 
 class XportcnPreviewOrderOperator(XportcnBaseOperator):
@@ -271,10 +296,7 @@ class XportcnCreateOrderOperator(XportcnWaitingOperatorMixin, XportcnBaseOperato
                 remote=False,
             )
             return str(remembered)
-        found = _find_by_out_order_id(
-            self.hook.order_list(out_order_id=out_order_id, page_no=1, page_size=ORDER_LOOKUP_PAGE_SIZE),
-            out_order_id,
-        )
+        found = _find_order(self, "order_list", out_order_id)
         if found is None:
             return None
         order_id = str(found["orderId"])
@@ -310,7 +332,7 @@ class XportcnCreateOrderOperator(XportcnWaitingOperatorMixin, XportcnBaseOperato
             )
 
     def _create(self, context: Context, request: dict[str, Any]) -> str:
-        data = self.hook.order_create(**request)
+        data = _create_reconciled(self, self.hook.order_create, "order_list", request)
         order_id = data.get("orderId") if isinstance(data, Mapping) else None
         if not order_id:
             raise XportcnProtocolError(
@@ -365,27 +387,45 @@ class XportcnPayOrderOperator(XportcnBaseOperator):
                 "order_pay", ids, "pay URL issued to an earlier try (task_state_store)", remote=False
             )
         else:
+            # Read first: a try whose pay answer was lost (or a task killed mid-call) must not pay
+            # again on a service that would charge twice.
+            paid = run_lookup(paid_order(order_id), self.hook.call)
+            if paid is not None:
+                self.log_action(
+                    "order_detail", ids, f"the order is already paid ({paid.get('status')}); done"
+                )
+                return None
             try:
                 data = self.hook.order_pay(**request)
             except XportcnConflictError as conflict:
-                detail = self.hook.order_detail(order_id=order_id)
-                status = st.ORDER_STATUS.normalize(
-                    detail.get("status") if isinstance(detail, Mapping) else None
-                )
-                if status not in st.ORDER_STATUS.groups["paid"]:
+                paid = run_lookup(paid_order(order_id), self.hook.call)
+                if paid is None:
                     raise
                 self.log_action(
                     "order_pay",
                     ids,
-                    f"state conflict (requestId={conflict.request_id}): the order is already {status}; done",
+                    f"state conflict (requestId={conflict.request_id}): the order is already "
+                    f"{paid.get('status')}; done",
                 )
+                return None
+            if isinstance(data, Mapping) and data.get("alreadyPaid"):
+                self.log_action("order_pay", ids, "the answer was lost; the order is paid (verified); done")
                 return None
             pay_url = data.get("payUrl") if isinstance(data, Mapping) else None
             if not pay_url:
+                # An account paying on its payment period may get no pay URL at all (issue 11):
+                # the order itself says whether it is paid.
+                request_id = self.hook.last_request_id
+                paid = run_lookup(paid_order(order_id), self.hook.call)
+                if paid is not None:
+                    self.log_action(
+                        "order_pay", ids, f"paid without a pay URL (the order is {paid.get('status')}); done"
+                    )
+                    return None
                 raise XportcnProtocolError(
-                    f"order_pay answered without a payUrl: {data!r}",
+                    f"order_pay answered without a payUrl and the order is not paid: {data!r}",
                     endpoint="order_pay",
-                    request_id=self.hook.last_request_id,
+                    request_id=request_id,
                 )
             self.remember(context, key, pay_url)
             self.log_action("order_pay", ids, "pay URL issued")
@@ -494,12 +534,7 @@ class XportcnTaobaoCreateOrderOperator(XportcnBaseOperator):
                 remote=False,
             )
         else:
-            found = _find_by_out_order_id(
-                self.hook.taobao_order_list(
-                    out_order_id=out_order_id, page_no=1, page_size=ORDER_LOOKUP_PAGE_SIZE
-                ),
-                out_order_id,
-            )
+            found = _find_order(self, "taobao_order_list", out_order_id)
             if found is not None:
                 order_id = str(found["orderId"])
                 self.remember(context, key, order_id)
@@ -520,7 +555,7 @@ class XportcnTaobaoCreateOrderOperator(XportcnBaseOperator):
         return order_id
 
     def _create(self, context: Context, key: str, request: dict[str, Any]) -> str:
-        data = self.hook.taobao_order_create(**request)
+        data = _create_reconciled(self, self.hook.taobao_order_create, "taobao_order_list", request)
         order_id = data.get("orderId") if isinstance(data, Mapping) else None
         if not order_id:
             raise XportcnProtocolError(

@@ -2,10 +2,14 @@
 
 A refund has no caller-chosen id (contract §5), so :class:`XportcnCreateRefundOperator` finds
 out whether an earlier try already opened it: ``task_state_store`` first, then the order's
-sub-orders (``order_detail`` → ``productItems[].refundId`` → ``refund_detail``); a refund on
-exactly the requested sub-orders that is open or has already succeeded is reused (only a
-``refundclose`` one lets a new refund be opened: a refund that succeeded between a crashed try
-and its retry must not be opened twice).
+sub-orders (``order_detail`` → ``productItems[].refundId`` / ``refundIdForAs`` →
+``refund_detail``, the look-up of ``api/verify.py`` that the hook also runs after a lost answer).
+An *open* refund on exactly the requested sub-orders is reused. A refund that already
+*succeeded* is reused only when an earlier try of this task sent a create (a time it wrote to
+``task_state_store`` just before sending) and the refund was created after it: a refund that
+succeeded between a crashed try and its retry is not opened twice, while a finished refund
+from another run does not swallow a new, legitimate one. A closed refund never counts. When the
+answer cannot be read (no ``productItems``, no known status) the task fails instead of guessing.
 Cancelling an already closed refund, or submitting the same return waybill twice, is success.
 """
 
@@ -15,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import math
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +34,8 @@ from xportcn_provider.api.errors import (
     XportcnTransientError,
     XportcnValidationError,
 )
+from xportcn_provider.api.readback import confirm_write
+from xportcn_provider.api.verify import refund_covering, run_lookup
 from xportcn_provider.api.waits import refund_wait
 from xportcn_provider.links import XportcnRefundLink
 from xportcn_provider.operators.base import (
@@ -353,8 +360,9 @@ class XportcnUploadRefundVoucherOperator(XportcnBaseOperator):
 class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperator):
     """Open a refund on sub-orders of a 1688 order, once; returns the refund id.
 
-    Before creating, a refund (open or succeeded) on exactly the same sub-orders is looked up and reused
-    (``reuse_open_refund``); see the module docstring. Amounts are integers in fen.
+    Before creating, an open refund on exactly the same sub-orders (or one this task's earlier try
+    opened) is looked up and reused (``reuse_open_refund``); see the module docstring. Amounts are
+    integers in fen.
 
     :param order_id: the 1688 order (templated).
     :param order_entry_ids: the sub-order ids (``productItems[].subItemID``) (templated).
@@ -366,8 +374,8 @@ class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperat
     :param goods_status: ``received`` or ``not_received``.
     :param vouchers: voucher image URLs (from :class:`XportcnUploadRefundVoucherOperator`).
     :param order_entry_count_list: ``[{id, count}]`` for partial quantities.
-    :param reuse_open_refund: reuse an open or succeeded refund on the same sub-orders (default
-        ``True``; the name is kept for compatibility).
+    :param reuse_open_refund: reuse an open refund on the same sub-orders, or the one an earlier
+        try of this task opened (default ``True``).
     :param wait_for_completion: after creating, wait until the refund reaches a target status.
     :param target_statuses: statuses that end the wait (default ``refundsuccess``); e.g.
         ``"waitbuyersend"`` to continue once the seller asks for the goods back.
@@ -474,9 +482,12 @@ class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperat
                 "reconnected to the refund opened by an earlier try (task_state_store)",
                 remote=False,
             )
-        elif self._reuse and (refund_id := self._open_refund(order_id, entries)) is not None:
+        elif self._reuse and (refund_id := self._open_refund(context, key, order_id, entries)) is not None:
             self.remember(context, key, refund_id)
         else:
+            # Written before sending: a retry after a crash mid-call then knows a create went out
+            # and from when, so a refund that succeeded since counts as ours (see the module doc).
+            self.remember(context, f"{key}:sent", time.time())
             data = self.hook.refund_create(**request)
             refund_id = _refund_id_of(data, "refund_create", self.hook.last_request_id)
             self.remember(context, key, refund_id)
@@ -500,56 +511,23 @@ class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperat
             context, spec, result=refund_id, poll_interval=poll_interval, timeout=timeout
         )
 
-    def _open_refund(self, order_id: str, entries: list[str]) -> str | None:
-        """A refund (open or succeeded) on exactly ``entries`` of ``order_id``, via its sub-orders."""
-        detail = self.hook.order_detail(order_id=order_id)
-        items = detail.get("productItems") if isinstance(detail, Mapping) else None
-        items = [i for i in items or [] if isinstance(i, Mapping)]
-        known = {str(i.get("subItemID")) for i in items}
-        unknown = [e for e in entries if e not in known]
-        if items and unknown:
-            raise XportcnValidationError(
-                f"order_entry_ids: {', '.join(unknown)} is not a sub-order of order {order_id} "
-                f"(its sub-orders: {', '.join(sorted(known))}).",
-                parameter="order_entry_ids",
+    def _open_refund(self, context: Context, key: str, order_id: str, entries: list[str]) -> str | None:
+        """The refund on exactly ``entries`` that an earlier try opened or that is still open."""
+        sent = self.recall(context, f"{key}:sent")
+        since = float(sent) if isinstance(sent, int | float) and not isinstance(sent, bool) else None
+        found = run_lookup(refund_covering(order_id, set(entries), succeeded_since=since), self.hook.call)
+        if found is None:
+            self.log_action(
+                "order_detail", {"order_id": order_id}, "no open refund on the requested sub-orders"
             )
-        candidates = sorted(
-            {str(i["refundId"]) for i in items if i.get("refundId") and str(i.get("subItemID")) in entries}
-        )
+            return None
+        refund_id, status, _ = found
         self.log_action(
-            "order_detail",
-            {"order_id": order_id},
-            f"{len(candidates)} refund(s) on the requested sub-orders",
+            "refund_detail",
+            {"order_id": order_id, "refund_id": refund_id},
+            f"refund ({status}) already covers these sub-orders; reusing it",
         )
-        wanted = set(entries)
-        for refund_id in candidates:
-            refund = self.hook.refund_detail(refund_id=refund_id)
-            status = st.REFUND_STATUS.normalize(refund.get("status") if isinstance(refund, Mapping) else None)
-            if status == st.REFUNDCLOSE:  # closed: a new refund is legitimate
-                continue
-            # Open, or already succeeded: either way the work is done or under way. A refund that
-            # succeeded between a crashed try and its retry must not be opened a second time.
-            covered = (
-                {str(e) for e in (refund.get("orderEntryIds") or [])}
-                if isinstance(refund, Mapping)
-                else set()
-            )
-            if not covered:
-                covered = {str(i.get("subItemID")) for i in items if str(i.get("refundId")) == refund_id}
-            if covered == wanted:
-                self.log_action(
-                    "refund_detail",
-                    {"order_id": order_id, "refund_id": refund_id},
-                    f"refund ({status}) already covers these sub-orders; reusing it",
-                )
-                return refund_id
-            raise XportcnValidationError(
-                f"order_entry_ids: sub-order(s) {', '.join(sorted(covered & wanted))} already have "
-                f"refund {refund_id} ({status}) covering {', '.join(sorted(covered))}; cancel it first "
-                "or request exactly those sub-orders.",
-                parameter="order_entry_ids",
-            )
-        return None
+        return refund_id
 
 
 class XportcnSubmitReturnLogisticsOperator(XportcnBaseOperator):
@@ -613,9 +591,27 @@ class XportcnSubmitReturnLogisticsOperator(XportcnBaseOperator):
         if isinstance(recorded, Mapping) and str(recorded.get("freightBill")) == request["freight_bill"]:
             self.log_action("refund_detail", ids, "this waybill is already recorded; not submitting again")
         else:
-            self.hook.refund_return_submit(**request)
+            answer = self.hook.refund_return_submit(**request)
+            bill = request["freight_bill"]
+
+            def shows_bill(record: Any) -> str | None:
+                got = record.get("returnLogistics") if isinstance(record, Mapping) else None
+                if isinstance(got, Mapping) and str(got.get("freightBill")) == bill:
+                    return None
+                return f"the refund's returnLogistics is {got!r}, not waybill {bill}"
+
+            confirm_write(
+                "refund_return_submit",
+                answer,
+                lambda: self.hook.refund_detail(refund_id=refund_id),
+                shows_bill,
+                request_id=self.hook.last_request_id,
+                delay=self.readback_delay,
+            )
             self.log_action(
-                "refund_return_submit", ids, f"submitted (carrier {request['logistics_company_no']})"
+                "refund_return_submit",
+                ids,
+                f"submitted (carrier {request['logistics_company_no']}; read back: recorded)",
             )
         self.push(
             context,
@@ -674,8 +670,24 @@ class XportcnCancelRefundOperator(XportcnBaseOperator):
                     "closed; done",
                 )
             else:
+
+                def closed(record: Any) -> str | None:
+                    raw = record.get("status") if isinstance(record, Mapping) else None
+                    now = st.REFUND_STATUS.normalize(raw)
+                    return (
+                        None if now == st.REFUNDCLOSE else f"the refund's status is {raw!r}, not refundclose"
+                    )
+
+                confirm_write(
+                    "refund_cancel",
+                    answer,
+                    lambda: self.hook.refund_detail(refund_id=refund_id),
+                    closed,
+                    request_id=self.hook.last_request_id,
+                    delay=self.readback_delay,
+                )
                 status = st.REFUNDCLOSE
-                self.log_action("refund_cancel", ids, f"cancelled ({answer})")
+                self.log_action("refund_cancel", ids, f"cancelled ({answer}; read back: refundclose)")
         self.push(context, refund_status=status)
         return refund_id
 

@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{name} ({text})" for name, text in VARIANTS.items()),
     )
     parser.add_argument(
+        "--no-dedupe",
+        action="store_true",
+        help="play a service that trusts its client: a repeated outOrderId or tmallOrderId creates "
+        "again, a second refund on the same sub-orders is opened, paying a paid order charges again "
+        "(a control-API reset turns deduplication back on)",
+    )
+    parser.add_argument(
         "--signature-rule",
         choices=SIGNATURE_RULE_NAMES,
         default=None,
@@ -120,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sandbox.configure(**_delays(args.delay))
         if args.variant:
             sandbox.configure(variants=args.variant)
+        if args.no_dedupe:
+            sandbox.configure(dedupe=False)
     except ConfigError as err:
         parser.error(str(err))
 
@@ -136,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  docs: {handle.base_url}/docs   control API: {handle.base_url}/_sandbox")
         if args.variant:
             print(f"  variants: {', '.join(sorted(set(args.variant)))}")
+        if args.no_dedupe:
+            print("  no deduplication: every create creates, every pay charges (--no-dedupe)")
         if args.signature_rule and args.signature_rule != DEFAULT_SIGNATURE_RULE:
             print(
                 f"  signature rule: only {args.signature_rule} is accepted (the connection below keeps "

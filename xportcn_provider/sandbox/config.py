@@ -58,6 +58,12 @@ class SandboxConfig:
     auto_advance: bool = True
     #: Largest ``pageSize`` a list endpoint accepts.
     max_page_size: int = 100
+    #: ``True``: the service deduplicates, as the provider once assumed (an ``outOrderId`` or
+    #: ``tmallOrderId`` seen before answers the existing record, a second refund on a sub-order
+    #: with an open or succeeded refund is refused, paying a paid order is a conflict).
+    #: ``False`` (``--no-dedupe``): a service that trusts its client — every create creates,
+    #: every pay charges again. The provider must make no duplicate against either.
+    dedupe: bool = True
     #: Active variants (names from :data:`~.variants.VARIANTS`): answers the way a real service
     #: could differ from the contract's assumptions. Empty: the assumed shapes.
     variants: tuple[str, ...] = ()
@@ -104,9 +110,9 @@ def _check(name: str, value: Any) -> Any:
         if value not in QC_OUTCOMES:
             raise ConfigError(f"qc_outcome must be one of {', '.join(QC_OUTCOMES)}, got {value!r}")
         return value
-    if name == "auto_advance":
+    if name in ("auto_advance", "dedupe"):
         if not isinstance(value, bool):
-            raise ConfigError(f"auto_advance must be true or false, got {value!r}")
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
         return value
     if name == "variants":
         try:

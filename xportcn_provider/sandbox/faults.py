@@ -34,6 +34,10 @@ FAULT_KINDS: Mapping[str, Mapping[str, Any]] = {
     "commit_then_hang": {"hold": 30.0},
 }
 ANY_ENDPOINT = "*"
+#: A parameter every kind takes: let this many matching calls through before the fault starts
+#: (e.g. the look-up a create operator makes *before* creating passes, the one after a lost
+#: answer fails).
+AFTER = "after"
 
 
 class FaultError(ValueError):
@@ -64,12 +68,15 @@ def make_fault(kind: str, endpoint: str = ANY_ENDPOINT, count: int = 1, **params
         raise FaultError(f"unknown endpoint {endpoint!r}; use a catalogue name or '*'")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise FaultError(f"count must be a whole number >= 1, got {count!r}")
-    allowed = FAULT_KINDS[kind]
+    allowed = {**FAULT_KINDS[kind], AFTER: 0}
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        valid = ", ".join(allowed) or "none"
+        valid = ", ".join(allowed)
         raise FaultError(f"fault {kind!r} takes no parameter {', '.join(unknown)} (valid: {valid})")
     merged = {**allowed, **params}
+    after = merged[AFTER]
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise FaultError(f"{AFTER} must be a whole number >= 0, got {after!r}")
     for name in ("retry_after", "delay", "hold"):
         value = merged.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
@@ -108,6 +115,9 @@ class FaultQueue:
         with self._lock:
             for fault in self._faults:
                 if fault.endpoint == ANY_ENDPOINT or fault.endpoint == endpoint:
+                    if fault.params.get(AFTER, 0) > 0:  # still letting calls through
+                        fault.params[AFTER] -= 1
+                        return None
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)

@@ -46,6 +46,18 @@ def xportcn_sandbox(xportcn_sandbox_server: RunningSandbox) -> SandboxHandle:
 
 
 @pytest.fixture
+def xportcn_sandbox_no_dedupe(xportcn_sandbox: SandboxHandle) -> SandboxHandle:
+    """``xportcn_sandbox`` playing a service that does not deduplicate (``--no-dedupe``).
+
+    Every ``order_create`` creates, a second refund on the same sub-orders is opened, a repeated
+    ``tmallOrderId`` books again and paying a paid order charges again: run your DAG's retries
+    against it to prove they never rely on the service to drop a duplicate.
+    """
+    xportcn_sandbox.control.set_dedupe(False)
+    return xportcn_sandbox
+
+
+@pytest.fixture
 def xportcn_default_conn(xportcn_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
     """``xportcn_sandbox`` with ``AIRFLOW_CONN_XPORTCN_DEFAULT`` pointing at it."""
     for name, value in xportcn_sandbox.env().items():

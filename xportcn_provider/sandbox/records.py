@@ -62,6 +62,8 @@ class Order(Tracked):
     flow: str | None = None
     message: str | None = None
     domestic_logistics: list[dict[str, Any]] = field(default_factory=list)
+    #: How many times ``order_pay`` charged this order (more than 1 only with ``dedupe`` off).
+    payments: int = 0
 
     @property
     def goods_amount(self) -> int:

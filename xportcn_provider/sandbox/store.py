@@ -165,6 +165,7 @@ class Store:
     def counts(self) -> dict[str, int]:
         return {
             "orders": len(self.orders),
+            "payments": sum(order.payments for order in self.orders.values()),
             "taobao_orders": len(self.taobao_orders),
             "refunds": len(self.refunds),
             "packages": len(self.packages),

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 import requests
 
-from xportcn_provider.api.errors import XportcnConflictError, XportcnTransientError, XportcnValidationError
+from xportcn_provider.api.errors import (
+    XportcnConflictError,
+    XportcnOutcomeUnknownError,
+    XportcnValidationError,
+)
 from xportcn_provider.operators.basics import XportcnSaveAddressOperator
 from xportcn_provider.operators.logistics import (
     XportcnCreateInternationalLogisticsOrderOperator,
@@ -76,14 +80,31 @@ def test_booking_sends_tmall_order_id_and_remembers(api):
     assert api.names == ["intl_logistics_create"]
 
 
-def test_booking_after_lost_answer_relies_on_the_server_dedup(api):
+def test_booking_after_lost_answer_is_never_sent_again_by_default(api):
+    """No endpoint reads a booking back: a lost answer fails with the key, the retry does not resend."""
     context = make_context(FakeTI(), FakeStore())
     api.on("intl_logistics_create", requests.ConnectionError("lost"), booking("PKG-1", duplicate=True))
-    with pytest.raises(XportcnTransientError):
-        book_op(tmall_order_id="PKG-1").execute(context)
-    assert book_op(tmall_order_id="PKG-1").execute(context) == "LP0001"
+    for _ in range(2):  # the try that lost the answer, then a retry of the task
+        with pytest.raises(XportcnOutcomeUnknownError, match="tmallOrderId PKG-1") as failure:
+            book_op(tmall_order_id="PKG-1").execute(context)
+        assert failure.value.key == {"tmallOrderId": "PKG-1"}
+        assert CONSOLE_URL in str(failure.value)
+    assert api.names == ["intl_logistics_create"]
+
+
+def test_booking_resend_is_an_explicit_choice(api):
+    """``on_unknown_outcome="resend"`` trusts the service's tmallOrderId dedup, and says so."""
+    context = make_context(FakeTI(), FakeStore())
+    api.on("intl_logistics_create", requests.ConnectionError("lost"), booking("PKG-1", duplicate=True))
+    assert book_op(tmall_order_id="PKG-1", on_unknown_outcome="resend").execute(context) == "LP0001"
     bodies = [b for n, b in api.calls if n == "intl_logistics_create"]
     assert [b["tmallOrderInfo"]["tmallOrderId"] for b in bodies] == ["PKG-1", "PKG-1"]
+
+
+def test_booking_on_unknown_outcome_is_checked_before_any_call(api):
+    with pytest.raises(XportcnValidationError, match="on_unknown_outcome"):
+        book_op(tmall_order_id="PKG-1", on_unknown_outcome="maybe").execute(make_context())
+    assert api.calls == []
 
 
 def test_domestic_update(api):

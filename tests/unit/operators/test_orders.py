@@ -9,7 +9,11 @@ import requests
 from airflow.sdk.exceptions import TaskDeferred
 from structlog.testing import capture_logs
 
-from xportcn_provider.api.errors import XportcnConflictError, XportcnProtocolError, XportcnTransientError
+from xportcn_provider.api.errors import (
+    XportcnConflictError,
+    XportcnOutcomeUnknownError,
+    XportcnProtocolError,
+)
 from xportcn_provider.operators.orders import (
     XportcnCreateOrderOperator,
     XportcnOrderOverBudgetError,
@@ -87,29 +91,42 @@ def test_derived_out_order_id_is_stable_per_task_instance_and_new_per_run(api):
     assert all(len(i) <= 32 and re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids)
 
 
-def test_lost_create_answer_then_retry_returns_the_existing_order_without_a_second_create(api):
+def test_lost_create_answer_is_looked_up_not_resent(api):
+    """The create was committed but its answer lost: the hook's look-up answers, no second create."""
     context = make_context(FakeTI(), FakeStore())
-    api.on("order_list", EMPTY_PAGE)
+    found = {"list": [{"orderId": ORDER_ID, "outOrderId": "my-order-1", "status": "waitbuyerpay"}]}
+    api.on("order_list", EMPTY_PAGE, found)
     api.on("order_create", requests.ConnectionError("reset after commit"))
-    with pytest.raises(XportcnTransientError):
-        create_op().execute(context)
-    out_order_id = api.body("order_create")["outOrderId"]
-
-    # The server did create it: the retry's lookup finds it.
-    api.on(
-        "order_list", {"list": [{"orderId": ORDER_ID, "outOrderId": out_order_id, "status": "waitbuyerpay"}]}
-    )
-    assert create_op().execute(context) == ORDER_ID
+    assert create_op(out_order_id="my-order-1").execute(context) == ORDER_ID
     assert api.names == ["order_list", "order_create", "order_list"]
     assert context["ti"].xcom["order_id"] == ORDER_ID
+    assert context["task_state_store"].data == {"xportcn:order:my-order-1": ORDER_ID}
 
 
-def test_lookup_ignores_orders_of_another_out_order_id(api):
+def test_lost_create_answer_retry_of_the_task_finds_the_order(api):
+    """The look-up failed too (service gone): the task fails; its retry finds the order, no create."""
+    context = make_context(FakeTI(), FakeStore())
+    api.on("order_list", EMPTY_PAGE, requests.ConnectionError("down"))
+    api.on("order_create", requests.ConnectionError("reset after commit"))
+    with pytest.raises(XportcnOutcomeUnknownError, match="outOrderId=my-order-1") as failure:
+        create_op(out_order_id="my-order-1").execute(context)
+    assert failure.value.key == {"outOrderId": "my-order-1"}
+    assert api.names.count("order_create") == 1
+
+    api.on(
+        "order_list", {"list": [{"orderId": ORDER_ID, "outOrderId": "my-order-1", "status": "waitbuyerpay"}]}
+    )
+    assert create_op(out_order_id="my-order-1").execute(context) == ORDER_ID
+    assert api.names.count("order_create") == 1
+
+
+def test_lookup_refuses_a_page_of_other_orders(api):
+    """A service that ignores the outOrderId filter: no conclusion, no purchase."""
     api.on("order_list", {"list": [{"orderId": "999", "outOrderId": "someone-else"}], "total": 1})
     api.on("order_create", created("x"))
-    assert create_op(out_order_id="my-order-1").execute(make_context()) == ORDER_ID
-    assert api.names == ["order_list", "order_create"]
-    assert api.body("order_create")["outOrderId"] == "my-order-1"
+    with pytest.raises(XportcnProtocolError, match="ignores the outOrderId filter"):
+        create_op(out_order_id="my-order-1").execute(make_context())
+    assert api.names == ["order_list"]
 
 
 def test_task_state_store_reconnects_without_any_call(api):
@@ -182,7 +199,11 @@ def test_preview_returns_the_preview(api):
     assert api.body("order_preview")["flow"] == "fenxiaonew"
 
 
+UNPAID = {"orderId": ORDER_ID, "status": "waitbuyerpay"}
+
+
 def test_pay_returns_the_pay_url(api):
+    api.on("order_detail", UNPAID)
     api.on("order_pay", {"orderId": ORDER_ID, "payUrl": "https://pay.test/p?id=1"})
     ti = FakeTI()
     assert XportcnPayOrderOperator(task_id="pay", order_id=ORDER_ID).execute(make_context(ti)) == (
@@ -194,11 +215,26 @@ def test_pay_returns_the_pay_url(api):
 
 
 def test_pay_retry_reads_the_store(api):
+    api.on("order_detail", UNPAID)
     api.on("order_pay", {"orderId": ORDER_ID, "payUrl": "https://pay.test/p?id=1"})
     context = make_context(FakeTI(), FakeStore())
     op = XportcnPayOrderOperator(task_id="pay", order_id=ORDER_ID)
     assert op.execute(context) == op.execute(context) == "https://pay.test/p?id=1"
-    assert api.names == ["order_pay"]
+    assert api.names == ["order_detail", "order_pay"]
+
+
+def test_pay_reads_first_and_never_pays_a_paid_order(api):
+    """A task killed mid-pay left nothing in the store: the retry sees the order paid, no second pay."""
+    api.on("order_detail", {"orderId": ORDER_ID, "status": "waitsellersend"})
+    assert XportcnPayOrderOperator(task_id="pay", order_id=ORDER_ID).execute(make_context()) is None
+    assert api.names == ["order_detail"]
+
+
+def test_pay_with_a_lost_answer_is_verified_not_resent(api):
+    api.on("order_detail", UNPAID, {"orderId": ORDER_ID, "status": "waitsellersend"})
+    api.on("order_pay", requests.ConnectionError("reset after commit"))
+    assert XportcnPayOrderOperator(task_id="pay", order_id=ORDER_ID).execute(make_context()) is None
+    assert api.names == ["order_detail", "order_pay", "order_detail"]
 
 
 def test_pay_conflict_on_a_paid_order_is_success(api):
@@ -217,6 +253,7 @@ def test_pay_conflict_on_a_cancelled_order_is_raised(api):
 
 
 def test_pay_without_pay_url_fails(api):
+    api.on("order_detail", UNPAID)
     api.on("order_pay", {"orderId": ORDER_ID})
     with pytest.raises(XportcnProtocolError, match="payUrl"):
         XportcnPayOrderOperator(task_id="pay", order_id=ORDER_ID).execute(make_context())

@@ -83,6 +83,8 @@ def test_create_refund_when_none_is_open(api):
         "refund_url": f"{CONSOLE_URL}/refund/detail?refundId={REFUND_ID}",
         "order_id": ORDER_ID,
     }
+    sent = store.data.pop(f"xportcn:refund:{ORDER_ID}:e1:sent")  # written just before sending
+    assert isinstance(sent, float)
     assert store.data == {f"xportcn:refund:{ORDER_ID}:e1": REFUND_ID}
 
 

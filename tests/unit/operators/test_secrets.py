@@ -27,6 +27,7 @@ def _rendered(op, context) -> str:
 def test_secret_absent_from_xcom_rendered_fields_logs_and_store(api, secret):
     api.on("order_list", {"list": [], "total": 0})
     api.on("order_create", {"orderId": "9", "outOrderId": "x", "status": "waitbuyerpay", "duplicate": False})
+    api.on("order_detail", {"orderId": "9", "status": "waitbuyerpay"})
     api.on("order_pay", {"orderId": "9", "payUrl": "https://pay.test/9"})
     api.on("refund_detail", {"refundId": "TQ1", "status": "refundclose"})
     ti, store = FakeTI(), FakeStore()
@@ -49,6 +50,7 @@ def test_secret_absent_from_xcom_rendered_fields_logs_and_store(api, secret):
 
 
 def test_secret_absent_from_errors(api, secret):
+    api.on("order_detail", {"orderId": "9", "status": "waitbuyerpay"})
     api.fail("order_pay", 401, "signature mismatch")
     with pytest.raises(XportcnError) as err:
         XportcnPayOrderOperator(task_id="p", order_id="9").execute(make_context())

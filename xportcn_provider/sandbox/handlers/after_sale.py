@@ -74,7 +74,7 @@ def refund_create(ctx: Context, body: Body) -> Any:
         raise invalid(f"applyCarriage {carriage} exceeds the order's carriage {order.carriage} (fen)")
     if order.status in (st.WAITBUYERPAY, st.ORDER_CANCEL, st.TERMINATED):
         raise conflict(f"order {order.order_id} is {order.status}: only a paid order can be refunded")
-    for entry in entries:
+    for entry in entries if store.config.dedupe else ():
         current = store.current_refund_of_entry(entry.sub_item_id)
         if current is not None:
             state = "a refund that succeeded" if current.status == st.REFUNDSUCCESS else "an open refund"

@@ -52,7 +52,7 @@ def intl_logistics_create(ctx: Context, body: Body) -> Any:
     store = ctx.store
     info = v.obj(body["tmallOrderInfo"], "tmallOrderInfo")
     tmall_order_id = v.ident(info.get("tmallOrderId"), "tmallOrderInfo.tmallOrderId")
-    existing = store.logistics_by_tmall_id.get(tmall_order_id)
+    existing = store.logistics_by_tmall_id.get(tmall_order_id) if store.config.dedupe else None
     if existing is not None:
         order = store.logistics_order(existing)
         assert order is not None

@@ -82,7 +82,7 @@ def new_order(store: Store, out_order_id: str, lines: list[OrderItem], created: 
 def order_create(ctx: Context, body: Body) -> Any:
     store = ctx.store
     out_order_id = v.ident(body["outOrderId"], "outOrderId")
-    existing = store.orders_by_out_id.get(out_order_id)
+    existing = store.orders_by_out_id.get(out_order_id) if store.config.dedupe else None
     if existing is not None:
         order = store.order(existing)
         assert order is not None
@@ -111,11 +111,13 @@ def find_order(ctx: Context, body: Body) -> Order:
 @handles("order_pay")
 def order_pay(ctx: Context, body: Body) -> Any:
     order = find_order(ctx, body)
-    if order.status != st.WAITBUYERPAY:
+    if order.status != st.WAITBUYERPAY and (ctx.store.config.dedupe or order.payments == 0):
         raise conflict(
             f"order {order.order_id} cannot be paid: its status is {order.status}, not {st.WAITBUYERPAY}"
         )
-    order.enter(st.WAITSELLERSEND, ctx.store.now())
+    order.payments += 1  # without dedupe, paying a paid order charges it again
+    if order.status == st.WAITBUYERPAY:
+        order.enter(st.WAITSELLERSEND, ctx.store.now())
     return {"orderId": order.order_id, "payUrl": f"{ctx.base_url}/_sandbox/pay/{order.order_id}"}
 
 

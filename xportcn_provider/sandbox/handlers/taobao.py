@@ -63,7 +63,7 @@ def taobao_order_render(ctx: Context, body: Body) -> Any:
 def taobao_order_create(ctx: Context, body: Body) -> Any:
     store = ctx.store
     out_order_id = v.ident(body["outOrderId"], "outOrderId")
-    existing = store.taobao_by_out_id.get(out_order_id)
+    existing = store.taobao_by_out_id.get(out_order_id) if store.config.dedupe else None
     if existing is not None:
         order = store.taobao_order(existing)
         assert order is not None
