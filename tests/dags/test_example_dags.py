@@ -12,7 +12,13 @@ from conftest import EXAMPLES, load_dag, xcom_value
 
 from xportcn_provider.sandbox.handle import SandboxHandle
 
-DAG_IDS = {"xportcn_fulfilment", "xportcn_after_sale", "xportcn_order_sync", "xportcn_on_order_message"}
+DAG_IDS = {
+    "xportcn_fulfilment",
+    "xportcn_after_sale",
+    "xportcn_order_sync",
+    "xportcn_order_report",
+    "xportcn_on_order_message",
+}
 
 
 def _states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -101,19 +107,31 @@ def test_order_sync_partitions_are_rerunnable(example_env: SandboxHandle, tmp_pa
     day = datetime(2026, 11, 20, tzinfo=UTC)
     example_env.control.seed_orders(30, start=day.isoformat(), step_seconds=3600)  # 24 on day 20, 6 on day 21
     dag = load_dag("xportcn_order_sync")
-    conf = {"output_dir": str(tmp_path), "page_size": 7}
+    conf = {"storage_path": f"file://{tmp_path}/orders", "page_size": 7}
+    day20 = tmp_path / "orders" / "dt=2026-11-20.jsonl"
     for _ in range(2):  # the rerun must replace its partition, not append to it
         run = dag.test(logical_date=day + timedelta(days=1), run_conf=conf)
         assert str(run.state) == "success", _states(run)
         counts = xcom_value(run, "sync_orders")
         assert counts["orders"] == 24, counts
         assert counts["interval"] == ["2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z"]
-        rows = [json.loads(line) for line in Path(counts["path"]).read_text().splitlines()]
+        assert [p["path"] for p in counts["partitions"]] == [f"file://{day20}"]
+        rows = [json.loads(line) for line in day20.read_text().splitlines()]
         assert len(rows) == len({r["orderId"] for r in rows}) == 24
-    run = dag.test(logical_date=day + timedelta(days=2), run_conf=conf)
+    run = dag.test(logical_date=day + timedelta(days=2), run_conf={**conf, "lookback_days": 1})
     counts = xcom_value(run, "sync_orders")
-    assert counts["orders"] == 6 and counts["path"].endswith("dt=2026-11-21.jsonl")
+    assert [(p["dt"], p["orders"]) for p in counts["partitions"]] == [("2026-11-20", 24), ("2026-11-21", 6)]
     assert sorted(p.name for p in (tmp_path / "orders").iterdir()) == [
         "dt=2026-11-20.jsonl",
         "dt=2026-11-21.jsonl",
     ]
+
+    # The sync updated the xportcn_orders Asset; the report DAG, scheduled on it, reads what it wrote.
+    report_dag = load_dag("xportcn_order_report")
+    assert [a.name for a in report_dag.timetable.asset_condition.objects] == ["xportcn_orders"]
+    report_run = report_dag.test()
+    assert str(report_run.state) == "success", _states(report_run)
+    assert xcom_value(report_run, "report_partitions") == {
+        "2026-11-20": {"orders": 24, "by_status": {"waitbuyerpay": 24}},
+        "2026-11-21": {"orders": 6, "by_status": {"waitbuyerpay": 6}},
+    }

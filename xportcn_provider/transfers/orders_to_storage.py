@@ -165,6 +165,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
     template_fields: Sequence[str] = (
         "destination",
         "storage_conn_id",
+        "file_format",
         "lookback",
         "page_size",
         "order_shape",
