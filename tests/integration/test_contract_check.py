@@ -353,3 +353,24 @@ def test_unreachable_service_exits_2_quickly(monkeypatch: pytest.MonkeyPatch) ->
     code, report = check_json("--conn-id", "xportcn_down")
     assert code == 2
     assert "unreachable" in report["stopped"] and len(report["endpoints"]) == 3
+
+
+def test_a_clock_refusal_tries_only_the_millisecond_rule_then_blames_the_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from xportcn_provider.sandbox.engine import Sandbox
+    from xportcn_provider.sandbox.server import start_in_thread
+
+    skewed = Sandbox(clock=lambda: time.time() + 3600)  # the server's clock is an hour ahead
+    running = start_in_thread("127.0.0.1", 0, sandbox=skewed)
+    try:
+        set_conn(monkeypatch, running.handle, "xportcn_skewed")
+        code, report = check_json("--conn-id", "xportcn_skewed")
+        assert code == 2
+        assert report["auth"]["auth_cause"] == "clock" and "clock" in report["stopped"]
+        assert [a["rule"] for a in report["rule_search"]] == ["md5-ms"]  # one extra call, no more
+        assert len(running.handle.control.calls()) == 2
+    finally:
+        running.stop()

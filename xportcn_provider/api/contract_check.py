@@ -164,10 +164,10 @@ def classify(error: XportcnError | None) -> Result:
         return "auth"
     if error.http_status in (404, 405):
         return "moved"
-    if isinstance(error, XportcnBusinessError):
-        text = (error.msg or "").lower()
-        return "moved" if any(word in text for word in _ROUTE_MISSING_WORDS) else "ok"
-    return "error"
+    text = (error.msg or "").lower()
+    if error.code is not None and any(word in text for word in _ROUTE_MISSING_WORDS):
+        return "moved"  # an envelope that says "no such route", whatever its code
+    return "ok" if isinstance(error, XportcnBusinessError) else "error"
 
 
 @dataclass

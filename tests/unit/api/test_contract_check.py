@@ -63,6 +63,7 @@ def test_read_probes_use_ids_that_cannot_exist_and_the_first_page() -> None:
         (XportcnError("x", http_status=405), "moved"),
         (XportcnBusinessError("x", code=1004, msg="接口不存在"), "moved"),
         (XportcnBusinessError("x", code=1004, msg="No such route /x"), "moved"),
+        (XportcnTransientError("x", code=500, msg="no handler found for /x", http_status=200), "moved"),
         (XportcnAuthError("x", code=401, msg="签名错误"), "auth"),
         (XportcnClockSkewError("x", code=406), "auth"),
         (XportcnTransientError("x", http_status=502), "error"),
