@@ -374,3 +374,32 @@ def test_a_clock_refusal_tries_only_the_millisecond_rule_then_blames_the_clock(
         assert len(running.handle.control.calls()) == 2
     finally:
         running.stop()
+
+
+def test_a_wrong_connection_override_falls_back_to_the_catalogue_path(
+    xportcn_default_conn: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handle = xportcn_default_conn
+    overrides = {"order_detail": "/wrong/order/detail", "order_list": "/alibaba/ka/order/list"}
+    conn_id = set_conn(monkeypatch, handle, "xportcn_overridden", extra={"endpoint_overrides": overrides})
+    code, report = check_json("--conn-id", conn_id, "--endpoints", "order_detail,order_list")
+    assert code == 1
+    detail = next(e for e in report["endpoints"] if e["endpoint"] == "order_detail")
+    assert [(a["path"], a["result"]) for a in detail["attempts"]] == [
+        ("/wrong/order/detail", "moved"),
+        (CATALOGUE["order_detail"].path, "ok"),
+    ]
+    # The suggestion keeps the override that works and drops the wrong one.
+    assert report["endpoint_overrides"] == {"order_list": "/alibaba/ka/order/list"}
+
+
+def test_probes_run_one_at_a_time_with_the_delay(xportcn_default_conn: SandboxHandle) -> None:
+    from xportcn_provider.api.contract_check import ContractChecker, select_endpoints
+
+    config = XportcnHook().config
+    sleeps: list[float] = []
+    checker = ContractChecker(config.credentials, config.settings, sleep=sleeps.append)
+    checker.run(select_endpoints(["address_list", "order_detail", "refund_detail"], include_writes=False))
+    calls = xportcn_default_conn.control.calls()
+    assert len(calls) == 3 and sleeps == [0.2, 0.2]  # the default delay between two probes
+    assert checker.settings.max_retries == 0  # each endpoint is called once: no retries
