@@ -62,7 +62,14 @@ def run(
         if args.compare and not args.record:
             return _compare(Path(args.compare), args.output, out)
         endpoints = select_endpoints(args.endpoints, include_writes=args.include_writes)
-        config = config or read_config(args.conn_id)
+        if config is None:
+            try:
+                config = read_config(args.conn_id)
+            except XportcnError:
+                raise
+            except Exception as exc:  # Airflow's "isn't defined", a secrets backend failure...
+                print(f"xportcn check: cannot read connection {args.conn_id!r}: {exc}", file=err)
+                return 2
         checker = ContractChecker(config.credentials, config.settings, delay=args.delay)
         report = checker.run(endpoints)
     except XportcnValidationError as exc:

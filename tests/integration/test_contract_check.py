@@ -403,3 +403,16 @@ def test_probes_run_one_at_a_time_with_the_delay(xportcn_default_conn: SandboxHa
     calls = xportcn_default_conn.control.calls()
     assert len(calls) == 3 and sleeps == [0.2, 0.2]  # the default delay between two probes
     assert checker.settings.max_retries == 0  # each endpoint is called once: no retries
+
+
+def test_bad_input_fails_before_any_call(
+    xportcn_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, text = check("--conn-id", "xportcn_not_defined_anywhere")
+    assert code == 2 and "cannot read connection 'xportcn_not_defined_anywhere'" in text
+    conn_id = set_conn(monkeypatch, xportcn_sandbox, "xportcn_badrule", extra={"signature_rule": "md6"})
+    code, text = check("--conn-id", conn_id)
+    assert code == 2 and "hmac-sha256" in text  # the error lists the valid rule names
+    code, text = check("--endpoints", "order_create")
+    assert code == 2 and "--include-writes" in text
+    assert xportcn_sandbox.control.calls() == []
