@@ -184,3 +184,11 @@ def test_parquet_rows_take_taobao_codes_and_epoch_times_and_refuse_wrong_types()
         parquet_row({"orderId": "1", "sumPayment": "12.5"}, "1688")
     with pytest.raises(ValueError, match="createTime"):
         parquet_row({"orderId": "1", "createTime": "yesterday"}, "1688")
+
+
+def test_the_documented_parquet_columns_are_the_real_ones() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "operators.md").read_text()
+    section = doc.split("**Parquet columns**", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1:3] for line in section.splitlines()[2:]]
+    documented = [(name.strip().strip("`"), kind.strip().strip("`")) for name, kind in rows]
+    assert documented == [(name, kind) for name, kind, _ in PARQUET_COLUMNS]
