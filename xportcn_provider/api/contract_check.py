@@ -346,7 +346,6 @@ class ContractChecker:
         delay: float = DEFAULT_DELAY,
         sleep: Callable[[float], Any] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        on_attempt: Callable[[Attempt], Any] | None = None,
     ) -> None:
         if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
             raise XportcnValidationError(f"delay must be a number of seconds >= 0, got {delay!r}.")
@@ -355,7 +354,6 @@ class ContractChecker:
         self.delay = float(delay)
         self.sleep = sleep
         self.clock = clock
-        self.on_attempt = on_attempt
         self._calls = 0
 
     # --- one call ----------------------------------------------------------------------------
@@ -392,13 +390,11 @@ class ContractChecker:
             ms=ms,
             http_status=error.http_status if error else 200,
             code=error.code if error else envelope.code if envelope else None,
-            msg=(error.msg or type(error).__name__) if error else None,
+            msg=(error.msg or error.message) if error else None,
             request_id=error.request_id if error else envelope.request_id if envelope else None,
             rule=rule,
             auth_cause=auth_cause(error) if error is not None and result == "auth" else None,
         )
-        if self.on_attempt is not None:
-            self.on_attempt(attempt)
         return attempt, envelope
 
     # --- the run -------------------------------------------------------------------------------
