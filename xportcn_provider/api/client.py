@@ -25,6 +25,7 @@ import tenacity
 import urllib3
 
 from xportcn_provider import __version__
+from xportcn_provider.api import readback
 from xportcn_provider.api.endpoints import RETRY_RULES, Endpoint, resolve, validate_overrides
 from xportcn_provider.api.envelope import Envelope, interpret_response, retry_after_of
 from xportcn_provider.api.errors import (
@@ -55,8 +56,9 @@ DEFAULT_MAX_RETRIES = 5
 DEFAULT_MAX_CONNECTIONS = 10
 MAX_CONNECTIONS_LIMIT = 100
 USER_AGENT = f"airflow-provider-xportcn/{__version__}"
-#: ``msg`` of an answer that a look-up produced after the real answer was lost.
-VERIFIED_MSG = "verified by look-up after a lost answer"
+#: ``msg`` of an answer that a look-up produced after the real answer was lost (defined beside
+#: the read-back rules, which skip reading back what such a look-up already read).
+VERIFIED_MSG = readback.VERIFIED_MSG
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +348,12 @@ def page_param_names(endpoint: Endpoint) -> tuple[str, str]:
 # --- writes whose outcome is unknown ------------------------------------------------------------
 
 
+def outcome_unknown(error: XportcnError) -> bool:
+    """Whether a failed write may have been processed: a transient failure that does not prove
+    otherwise, or a 2xx answer whose body could not be read (the server may have acted on it)."""
+    return (error.retryable or isinstance(error, XportcnProtocolError)) and not error.not_processed
+
+
 def _connect_failed(exc: BaseException) -> bool:
     """Whether a ``requests`` connection error happened before the request left (nothing sent)."""
     seen: set[int] = set()
@@ -416,8 +424,13 @@ class SettlePlan:
         )
         return Envelope(code=SUCCESS_CODE, msg=VERIFIED_MSG, data=data, request_id=None, develop_id=None)
 
-    def not_there(self) -> XportcnTransientError:
-        """The look-up proved the write was not processed: the error becomes safe to resend."""
+    def not_there(self) -> XportcnError:
+        """The look-up proved the write was not processed: the error becomes safe to resend.
+
+        A broken answer (protocol error) is raised as it is: it is never retried, reads included.
+        """
+        if not self.lost.retryable:
+            return self.lost
         self.client.log.warning(
             "Xportcn %s: the answer was lost (%s) and the look-up finds nothing; sending it again.",
             self.name,
@@ -514,7 +527,7 @@ class XportcnClient(_ClientBase):
             try:
                 return self._attempt(name, payload, params)
             except XportcnError as err:
-                if not is_retryable(err) or err.not_processed:
+                if err.not_processed or not outcome_unknown(err):
                     raise
                 return self._settle(name, payload, err, sent_at)
 
@@ -734,7 +747,7 @@ class AsyncXportcnClient(_ClientBase):
             try:
                 return await self._attempt(name, payload, params)
             except XportcnError as err:
-                if not is_retryable(err) or err.not_processed:
+                if err.not_processed or not outcome_unknown(err):
                     raise
                 return await self._settle(name, payload, err, sent_at)
 
