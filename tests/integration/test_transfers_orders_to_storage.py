@@ -389,6 +389,15 @@ def test_openlineage_facets_on_complete(seeded: SandboxHandle, memory_root: str)
     fields = lineage.outputs[0].facets["schema"].fields
     assert [(f.name, f.type) for f in fields] == [(n, t) for n, t, _ in PARQUET_COLUMNS]
 
+    # and the OpenLineage provider's own extractor finds and uses the method
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+
+    extractor = ExtractorManager()._get_extractor(op)
+    assert type(extractor).__name__ == "DefaultExtractor"
+    via_provider = extractor.extract_on_complete(None)
+    assert [(d.namespace, d.name) for d in via_provider.inputs] == [(source.namespace, source.name)]
+    assert [o.outputFacets["outputStatistics"].rowCount for o in via_provider.outputs] == [24, 6]
+
 
 # --- a real S3 API ----------------------------------------------------------------------------
 
