@@ -29,9 +29,8 @@ from xportcn_provider.api.client import (
 from xportcn_provider.api.errors import XportcnValidationError
 from xportcn_provider.api.messages import validate_push_token
 from xportcn_provider.api.signing import DEFAULT_SIGNATURE_RULE
+from xportcn_provider.names import CONN_TYPE, DEFAULT_CONN_ID
 
-CONN_TYPE = "xportcn"
-DEFAULT_CONN_ID = "xportcn_default"
 DEFAULT_CONSOLE_URL = "https://www.xportcn.com"
 
 EXTRA_USER_ID = "user_id"

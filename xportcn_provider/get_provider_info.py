@@ -6,7 +6,7 @@ from typing import Any
 
 from xportcn_provider import __version__
 from xportcn_provider.api.signing import DEFAULT_SIGNATURE_RULE, SIGNATURE_RULE_NAMES
-from xportcn_provider.connection import CONN_TYPE
+from xportcn_provider.names import CONN_TYPE
 
 
 def get_provider_info() -> dict[str, Any]:

@@ -133,3 +133,22 @@ def test_against_a_sandbox_that_signs_differently_and_moved_paths(tmp_path: Path
         assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     finally:
         cli.stop()
+
+
+def test_provider_discovery_loads_no_http_client() -> None:
+    """Airflow imports ``get_provider_info`` and the ``cli`` definition module on every CLI start."""
+    probe = textwrap.dedent(
+        """
+        import sys
+        from xportcn_provider.get_provider_info import get_provider_info
+        import xportcn_provider.cli.definition
+        info = get_provider_info()
+        heavy = ("requests", "httpx", "aiohttp", "xportcn_provider.api.client", "xportcn_provider.connection")
+        print(info["cli"], [m for m in heavy if m in sys.modules])
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == (
+        "['xportcn_provider.cli.definition.get_xportcn_cli_commands'] []"
+    )

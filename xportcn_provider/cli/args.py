@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-DEFAULT_CONN_ID = "xportcn_default"
+from xportcn_provider.names import DEFAULT_CONN_ID
+
 DEFAULT_DELAY = 0.2
 
 CHECK_HELP = (
