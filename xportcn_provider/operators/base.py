@@ -31,6 +31,7 @@ from airflow.sdk import BaseOperator, conf
 
 from xportcn_provider.api.endpoints import get_endpoint
 from xportcn_provider.api.errors import XportcnError
+from xportcn_provider.api.readback import READBACK_DELAY
 from xportcn_provider.api.waits import WaitSpec
 from xportcn_provider.connection import DEFAULT_CONN_ID
 from xportcn_provider.hooks.xportcn import XportcnHook
@@ -89,6 +90,8 @@ class XportcnBaseOperator(BaseOperator):
     ui_color = "#fde9d9"
     #: JSON size limit of one request body; subclasses sending files raise it.
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    #: Pause between read-backs of a write that does not show yet (``api.readback``); tests set 0.
+    readback_delay: float = READBACK_DELAY
     #: The catalogue endpoint the operator's keyword arguments map to (``extra`` may not repeat them).
     endpoint_name: str | None = None
 

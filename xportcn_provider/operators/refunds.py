@@ -34,7 +34,7 @@ from xportcn_provider.api.errors import (
     XportcnTransientError,
     XportcnValidationError,
 )
-from xportcn_provider.api.readback import confirm_write
+from xportcn_provider.api.readback import confirm_write, was_verified
 from xportcn_provider.api.verify import refund_covering, run_lookup
 from xportcn_provider.api.waits import refund_wait
 from xportcn_provider.links import XportcnRefundLink
@@ -606,6 +606,7 @@ class XportcnSubmitReturnLogisticsOperator(XportcnBaseOperator):
                 lambda: self.hook.refund_detail(refund_id=refund_id),
                 shows_bill,
                 request_id=self.hook.last_request_id,
+                verified=was_verified(self.hook.client.last_envelope),
                 delay=self.readback_delay,
             )
             self.log_action(
@@ -684,6 +685,7 @@ class XportcnCancelRefundOperator(XportcnBaseOperator):
                     lambda: self.hook.refund_detail(refund_id=refund_id),
                     closed,
                     request_id=self.hook.last_request_id,
+                    verified=was_verified(self.hook.client.last_envelope),
                     delay=self.readback_delay,
                 )
                 status = st.REFUNDCLOSE

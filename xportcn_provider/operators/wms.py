@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from xportcn_provider.api import statuses as st
 from xportcn_provider.api.errors import XportcnConflictError, XportcnNotFoundError, XportcnValidationError
+from xportcn_provider.api.readback import confirm_write, field_mismatches, was_verified
 from xportcn_provider.links import XportcnPackageLink
 from xportcn_provider.operators.base import (
     XportcnBaseOperator,
@@ -133,9 +134,20 @@ class XportcnForecastPackageOperator(_PackageOperator):
             )
             package: Any = existing
         else:
-            package = self.hook.package_forecast(**request)
+            answer = self.hook.package_forecast(**request)
+            # Read back: a warehouse that keeps an earlier forecast answers code 200 with its old
+            # waybill; that is no success (change a forecast with XportcnUpdatePackageOperator).
+            package = confirm_write(
+                "package_forecast",
+                answer,
+                lambda: self._read(out_order_id),
+                lambda record: _package_differs(record, {"logistics_tracking_number": tracking}),
+                request_id=self.hook.last_request_id,
+                verified=was_verified(self.hook.client.last_envelope),
+                delay=self.readback_delay,
+            )
             status = package.get("status") if isinstance(package, Mapping) else None
-            self.log_action("package_forecast", ids, f"forecast (status {status})")
+            self.log_action("package_forecast", ids, f"forecast (status {status}; read back)")
         return self._finish(context, out_order_id, package)
 
 
@@ -196,7 +208,17 @@ class XportcnUpdatePackageOperator(_PackageOperator):
         return request
 
     def perform(self, context: Context, request: dict[str, Any]) -> Any:
-        package = self.hook.package_update(**request)
+        answer = self.hook.package_update(**request)
+        wanted = {k: request[k] for k in ("logistics_tracking_number", "alibaba_order_id", "items")}
+        package = confirm_write(
+            "package_update",
+            answer,
+            lambda: self._read(request["out_order_id"]),
+            lambda record: _package_differs(record, wanted),
+            request_id=self.hook.last_request_id,
+            verified=was_verified(self.hook.client.last_envelope),
+            delay=self.readback_delay,
+        )
         changed = [
             k for k in ("logistics_tracking_number", "alibaba_order_id", "items") if request[k] is not None
         ]
@@ -206,6 +228,27 @@ class XportcnUpdatePackageOperator(_PackageOperator):
             f"updated {', '.join(changed) or 'extra'}",
         )
         return self._finish(context, request["out_order_id"], package)
+
+
+def _package_differs(record: Any, wanted: Mapping[str, Any]) -> str | None:
+    """What the package read back shows instead of the ``wanted`` fields (``None``: all there).
+
+    Items are compared on the keys that were sent (the warehouse may add its own).
+    """
+    if record is None:
+        return "the warehouse does not know the package"
+    fields = {k: v for k, v in wanted.items() if k != "items"}
+    problem = field_mismatches(record, fields)
+    sent = wanted.get("items")
+    if sent is not None:
+        got = record.get("items") if isinstance(record, Mapping) else None
+        same = isinstance(got, list) and len(got) == len(sent)
+        for mine, theirs in zip(sent, got or [], strict=False):
+            if not isinstance(theirs, Mapping) or any(str(theirs.get(k)) != str(v) for k, v in mine.items()):
+                same = False
+        if not same:
+            problem = "; ".join(filter(None, [problem, f"items are {got!r}, not {sent!r}"]))
+    return problem
 
 
 def _inspection(value: Any) -> dict[str, Any] | None:

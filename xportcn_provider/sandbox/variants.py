@@ -48,6 +48,8 @@ VARIANTS: Mapping[str, str] = {
     "first read of it (read-after-write lag)",
     "write_failure_data": "refund_cancel, refund_return_submit, domestic_logistics_update and "
     "package_update answer code 200 with data reporting a failure, and change nothing",
+    "write_ignored": "refund_cancel, refund_return_submit, domestic_logistics_update and "
+    "package_update answer code 200 with their usual success data, and change nothing",
     "refund_id_for_as": "order_detail's productItems carry a sub-order's refund as refundIdForAs "
     "(no refundId key)",
     "pay_without_url": "order_pay answers without a payUrl (the account pays on its payment period)",
@@ -88,6 +90,13 @@ _WRITE_FAILURES: Mapping[str, Any] = {
     "refund_return_submit": {"success": False, "message": "退货信息提交失败 (sandbox variant)"},
     "domestic_logistics_update": False,
     "package_update": {"success": False, "message": "包裹更新失败 (sandbox variant)"},
+}
+#: What ``write_ignored`` answers (``None``: the request body echoed back, like a record).
+_WRITE_SUCCESSES: Mapping[str, Any] = {
+    "refund_cancel": "售后订单取消成功",
+    "refund_return_submit": "退货信息提交成功",
+    "domestic_logistics_update": True,
+    "package_update": None,
 }
 _ALREADY_DONE = {
     "order_pay": "订单已支付，请勿重复支付",
@@ -156,6 +165,9 @@ def before(call: Call, body: dict[str, Any]) -> dict[str, Any]:
             raise not_found(f"{key} {record_id} not found (sandbox variant read_lag)")
     if call.on("write_failure_data") and name in _WRITE_FAILURES:
         raise _EarlyAnswer(_WRITE_FAILURES[name])
+    if call.on("write_ignored") and name in _WRITE_SUCCESSES:
+        answer = _WRITE_SUCCESSES[name]
+        raise _EarlyAnswer({**body} if answer is None else answer)
     return body
 
 

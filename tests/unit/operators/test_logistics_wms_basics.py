@@ -130,12 +130,13 @@ def package(status: str = "FORECASTED", tracking: str = "YT1") -> dict:
 
 
 def test_forecast_new_package(api):
-    api.fail("package_detail", 404, "package PKG-1 not found")
+    # Unknown first (data null), then read back after the forecast (issue 11 item 12).
+    api.on("package_detail", None, package())
     api.on("package_forecast", package())
     ti = FakeTI()
     op = XportcnForecastPackageOperator(task_id="f", out_order_id="PKG-1", logistics_tracking_number="YT1")
     assert op.execute(make_context(ti)) == "PKG-1"
-    assert api.names == ["package_detail", "package_forecast"]
+    assert api.names == ["package_detail", "package_forecast", "package_detail"]
     assert ti.xcom == {
         "out_order_id": "PKG-1",
         "tracking_number": "YT1",
@@ -159,6 +160,7 @@ def test_update_package_requires_something_to_update(api):
 
 def test_update_package(api):
     api.on("package_update", package(tracking="YT2"))
+    api.on("package_detail", package(tracking="YT2"))  # the read-back
     ti = FakeTI()
     op = XportcnUpdatePackageOperator(task_id="u", out_order_id="PKG-1", logistics_tracking_number="YT2")
     assert op.execute(make_context(ti)) == "PKG-1"

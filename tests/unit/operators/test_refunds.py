@@ -188,13 +188,13 @@ def test_wait_for_a_custom_target(api):
 
 
 def test_cancel_an_open_refund(api):
-    api.on("refund_detail", refund("waitselleragree", ["e1"]))
+    api.on("refund_detail", refund("waitselleragree", ["e1"]), refund("refundclose", ["e1"]))
     api.on("refund_cancel", "售后订单取消成功")
     ti = FakeTI()
     assert (
         XportcnCancelRefundOperator(task_id="c", refund_id=REFUND_ID).execute(make_context(ti)) == REFUND_ID
     )
-    assert api.names == ["refund_detail", "refund_cancel"]
+    assert api.names == ["refund_detail", "refund_cancel", "refund_detail"]  # read back: closed
     assert ti.xcom["refund_status"] == "refundclose"
 
 
@@ -236,7 +236,12 @@ def return_op() -> XportcnSubmitReturnLogisticsOperator:
 
 
 def test_submit_return_logistics(api):
-    api.on("refund_detail", refund("waitbuyersend", ["e1"], returnLogistics=None))
+    recorded = {"logisticsCompanyNo": "YTO", "freightBill": "YT123"}
+    api.on(
+        "refund_detail",
+        refund("waitbuyersend", ["e1"], returnLogistics=None),
+        refund("waitsellerreceive", ["e1"], returnLogistics=recorded),  # the read-back
+    )
     api.on("refund_return_submit", "退货信息提交成功")
     ti = FakeTI()
     assert return_op().execute(make_context(ti)) == REFUND_ID
