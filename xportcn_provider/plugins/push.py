@@ -101,9 +101,11 @@ async def _read_bounded(request: Request) -> bytes | None:
 async def receive_push(conn_id: str, token: str, request: Request) -> JSONResponse:
     """One delivery from Xport (or the sandbox): check, parse, record, answer."""
     started = time.perf_counter()
-    configured = (
-        await run_in_threadpool(recorder.connection_push_token, conn_id) if valid_conn_id(conn_id) else None
-    )
+    configured = None
+    if valid_conn_id(conn_id):
+        hit, configured = recorder.cached_push_token(conn_id)
+        if not hit:  # a secrets-backend or DB read: off the event loop
+            configured = await run_in_threadpool(recorder.connection_push_token, conn_id)
     if not push_token_matches(configured, token):
         return _not_found()
     raw = await _read_bounded(request)

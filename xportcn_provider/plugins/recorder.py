@@ -49,8 +49,6 @@ RECEIPTS = sa.Table(
     sa.Column("message_type", sa.String(100), nullable=False),
     sa.Column("sent_at_ms", sa.BigInteger, nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
-    sa.Column("stale", sa.Boolean, nullable=False, default=False),
-    sa.Column("asset_event_id", sa.Integer, nullable=True),
     sa.UniqueConstraint("conn_id", "message_key", name="xportcn_push_receipt_message_uq"),
     sa.Index("xportcn_push_receipt_object_idx", "conn_id", "object_key", "sent_at_ms"),
     sa.Index("xportcn_push_receipt_received_idx", "received_at"),
@@ -76,12 +74,40 @@ def ensure_receipts_table() -> None:
             _table_ready = True
 
 
+#: Seconds a connection's push token is cached by the receiver (a rotated token applies after this).
+TOKEN_CACHE_SECONDS = 10.0
+_token_cache: dict[str, tuple[float, str | None]] = {}
+#: Connection ids cached at most (a prober inventing ids cannot grow the cache without bound).
+_TOKEN_CACHE_MAX = 256
+
+
 def connection_push_token(conn_id: str) -> str | None:
     """The push token of an ``xportcn`` connection; ``None`` for anything that must answer 404.
 
     Unknown connection, another connection type, no token, or a token shorter than 32
     characters all give ``None``, so the caller cannot tell them apart (nor can a prober).
+    Cached for :data:`TOKEN_CACHE_SECONDS` so a burst of pushes reads the connection once.
     """
+    now = time.monotonic()
+    cached = _token_cache.get(conn_id)
+    if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
+        return cached[1]
+    token = _read_push_token(conn_id)
+    if len(_token_cache) >= _TOKEN_CACHE_MAX:
+        _token_cache.clear()
+    _token_cache[conn_id] = (now, token)
+    return token
+
+
+def cached_push_token(conn_id: str) -> tuple[bool, str | None]:
+    """``(True, token)`` when a fresh cache entry exists (no I/O), else ``(False, None)``."""
+    cached = _token_cache.get(conn_id)
+    if cached is not None and time.monotonic() - cached[0] < TOKEN_CACHE_SECONDS:
+        return True, cached[1]
+    return False, None
+
+
+def _read_push_token(conn_id: str) -> str | None:
     from airflow.exceptions import AirflowNotFoundException
     from airflow.models.connection import Connection
 
@@ -140,7 +166,6 @@ def record_push(conn_id: str, message: PushMessage) -> Recorded:
                     message_type=message.message_type,
                     sent_at_ms=message.sent_at_ms,
                     received_at=now,
-                    stale=False,
                 )
             )
         except IntegrityError:
@@ -158,9 +183,6 @@ def record_push(conn_id: str, message: PushMessage) -> Recorded:
         )
         stale = is_stale(message.sent_at_ms, newest)
         event_id = emit_asset_event(session, uri=uri, extra=message.event_extra(conn_id=conn_id, stale=stale))
-        session.execute(
-            RECEIPTS.update().where(RECEIPTS.c.id == receipt_id).values(stale=stale, asset_event_id=event_id)
-        )
         _maybe_prune(session, now)
     return Recorded(duplicate=False, stale=stale, asset_uri=uri, asset_event_id=event_id)
 
