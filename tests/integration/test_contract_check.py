@@ -276,6 +276,7 @@ def test_record_holds_shapes_and_no_value(xportcn_default_conn: SandboxHandle, t
     written = json.dumps({"shapes": document["shapes"], "paths": document["paths"]}, ensure_ascii=False)
     assert document["shapes"]["order_list"]["list"][0]["outOrderId"] == "string"
     assert set(document["shapes"]) >= {"address_list", "order_list", "logistics_companies"}
+    assert document["paging"]["order_list"] == "ok"
     # No value of any answer appears in the file: collect every scalar the sandbox served.
     client = make_client(handle)
     served: set[str] = set()

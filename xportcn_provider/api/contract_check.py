@@ -285,7 +285,8 @@ class CheckReport:
         return 1 if self.paging_problems else 0
 
     def record(self) -> dict[str, Any]:
-        """The ``--record`` document: shapes and answering paths, never a value or an id."""
+        """The ``--record`` document: shapes, answering paths and paging results — never a value,
+        an id or a ``requestId``."""
         return {
             "format": RECORD_FORMAT,
             "provider_version": __version__,
@@ -293,6 +294,7 @@ class CheckReport:
             "signature_rule": self.accepted_rule or self.signature_rule,
             "paths": {r.endpoint: r.found_at for r in self.endpoints if r.found_at is not None},
             "shapes": {r.endpoint: r.shape for r in self.endpoints if r.shape is not None},
+            "paging": {r.endpoint: r.paging.result for r in self.endpoints if r.paging is not None},
         }
 
     def as_dict(self) -> dict[str, Any]:
