@@ -9,11 +9,13 @@ run the script and paste its output over the table in the docs.
 
 from __future__ import annotations
 
-from xportcn_provider.api.endpoints import CATALOGUE, Endpoint
+from xportcn_provider.api.endpoints import CATALOGUE, RETRY_RULES, Endpoint
 
 HEADER = (
-    "| name (hook method) | method | path | confidence | kind | required fields |\n|---|---|---|---|---|---|"
+    "| name (hook method) | method | path | confidence | kind | after a lost answer | required fields |\n"
+    "|---|---|---|---|---|---|---|"
 )
+RULES_HEADER = "| write | after a lost answer | how the outcome is found out |\n|---|---|---|"
 
 
 def _row(e: Endpoint) -> str:
@@ -23,7 +25,7 @@ def _row(e: Endpoint) -> str:
     if e.paginated:
         kind += ", paginated"
     required = ", ".join(f"`{f}`" for f in e.required) or "–"
-    return f"| `{e.name}` | {e.method} | `{e.path}` | {e.confidence} | {kind} | {required} |"
+    return f"| `{e.name}` | {e.method} | `{e.path}` | {e.confidence} | {kind} | {e.retry} | {required} |"
 
 
 def render() -> str:
@@ -31,5 +33,13 @@ def render() -> str:
     return "\n".join([HEADER, *(_row(e) for e in CATALOGUE.values())])
 
 
+def render_rules() -> str:
+    """The write endpoints' rule after an unknown outcome, and why (``endpoints.RETRY_RULES``)."""
+    rows = [f"| `{name}` | {rule} | {why} |" for name, (rule, why) in sorted(RETRY_RULES.items())]
+    return "\n".join([RULES_HEADER, *rows])
+
+
 if __name__ == "__main__":
     print(render())
+    print()
+    print(render_rules())

@@ -79,3 +79,10 @@ def test_hook_example_uses_real_methods(doc: str) -> None:
     assert {"call", "paginate", "test_connection", "order_detail"} <= used
     for name in used:
         assert hasattr(XportcnHook, name), f"docs/hook.md uses hook.{name}, which does not exist"
+
+
+def test_retry_rules_table_is_current(doc: str) -> None:
+    """Every write's rule after a lost answer, and why, is in the docs exactly as in the code."""
+    table = _script().render_rules()
+    between = doc.split("<!-- BEGIN retry rules (scripts/endpoint_table.py) -->")[1].split("<!-- END")[0]
+    assert between.strip() == table, "run `.venv/bin/python scripts/endpoint_table.py` and paste the rules"
