@@ -27,11 +27,14 @@ that try, records a ``state mismatch`` audit event (task killed externally) and 
 failure: ``Marking task as UP_FOR_RETRY`` (``retries=1``). Try 2 starts after the 1 s
 ``retry_delay``.
 
-**How try 2 avoids a duplicate:** the order by its deterministic ``outOrderId``
-(``order_list``: no second ``order_create``), the open refund through ``order_detail`` →
-``refund_detail`` (no second ``refund_create``; the seller's answer is delayed for an hour so the
-refund is still open, as it would be in production), the booking by sending the same
-``tmallOrderId`` again (the sandbox answers ``duplicate: true``).
+**How try 2 avoids a duplicate** — on a sandbox that deduplicates and on one that does not
+(``--no-dedupe``), the test runs against both: the order by its deterministic ``outOrderId``
+(``order_list``: no second ``order_create``), the payment by reading the order first (paid: no
+second ``order_pay``), the open refund through ``order_detail`` → ``refund_detail`` (no second
+``refund_create``; the seller's answer is delayed for an hour so the refund is still open, as it
+would be in production). The booking has no read endpoint: try 1 left a "sent" mark in
+``task_state_store`` before sending, so try 2 refuses to book blind and fails with
+``XportcnOutcomeUnknownError`` naming the ``tmallOrderId`` — the run fails, with one booking.
 """
 
 from __future__ import annotations
@@ -53,15 +56,19 @@ DAG_ID = "xportcn_crash_retry"
 #: endpoint whose answer the sandbox holds -> the task that sent it
 HELD = {
     "order_create": "create_order",
+    "order_pay": "pay_order",
     "refund_create": "create_refund",
     "intl_logistics_create": "create_international_logistics",
 }
 #: what each task's second try logs when it finds the first try's work
 RECONNECTED = {
     "create_order": "order already exists",
+    "pay_order": "the order is already paid",
     "create_refund": "already covers these sub-orders; reusing it",
-    "create_international_logistics": "the server already had this tmallOrderId",
 }
+#: The booking has no read endpoint: its second try refuses to book again and fails, naming the key.
+BOOKING_TASK = "create_international_logistics"
+BOOKING_REFUSED = "an earlier try of this task sent this booking and got no answer"
 
 
 def _owner_of_connection(roots: list[int], local_port: int, remote_port: int) -> list[psutil.Process]:
@@ -128,10 +135,13 @@ def _kill_held_tasks(stack: Any, sandbox: SandboxHandle, run_id: str, timeout: f
 
 
 @pytest.mark.slow
-def test_killed_create_tasks_are_retried_without_duplicates(
-    airflow_stack, xportcn_sandbox: SandboxHandle
+@pytest.mark.parametrize("dedupe", [True, False], ids=["dedupe", "no-dedupe"])
+def test_killed_write_tasks_are_retried_without_duplicates(
+    airflow_stack, xportcn_sandbox: SandboxHandle, dedupe: bool
 ) -> None:
+    """Against a service that deduplicates and one that does not: the same single objects."""
     control = xportcn_sandbox.control
+    control.set_dedupe(dedupe)
     control.configure(refund_agree_delay=3600)  # the seller has not answered when try 2 looks
     for endpoint in HELD:
         control.inject("commit_then_hang", endpoint=endpoint, count=1, hold=120)
@@ -142,21 +152,25 @@ def test_killed_create_tasks_are_retried_without_duplicates(
     run_id = stack.trigger(DAG_ID)
 
     killed = _kill_held_tasks(stack, xportcn_sandbox, run_id, timeout=150)
-    assert stack.wait_for_run(DAG_ID, run_id, timeout=120) == "success"
+    # The booking cannot be read back: its retry fails on purpose, so the run fails.
+    assert stack.wait_for_run(DAG_ID, run_id, timeout=120) == "failed"
 
-    # --- exactly one of each in the sandbox, and each create reached it once (booking: resent) ---
+    # --- exactly one of each in the sandbox, and each write reached it once ---
     counts = control.state()
-    assert (counts["orders"], counts["refunds"], counts["logistics_orders"]) == (1, 1, 1), counts
+    assert (counts["orders"], counts["payments"], counts["refunds"], counts["logistics_orders"]) == (
+        1,
+        1,
+        1,
+        1,
+    ), counts
     assert counts["packages"] == 1, counts
     for endpoint, info in killed.items():
         calls = control.calls(endpoint)
         assert calls[0]["seq"] == info["call"]["seq"], calls
         # The sandbox saw the task's connection close while the answer was still held.
         assert calls[0]["msg"].startswith("committed (code 200); the client disconnected after "), calls[0]
-        if endpoint == "intl_logistics_create":  # no read endpoint: try 2 sends the same tmallOrderId
-            assert [(c["fault"], c["code"]) for c in calls] == [("commit_then_hang", None), (None, 200)]
-        else:  # try 2 found the order / the open refund and created nothing
-            assert len(calls) == 1, calls
+        # try 2 found the order / the payment / the open refund, or refused to book blind
+        assert len(calls) == 1, calls
 
     # --- the ids the DAG returned are the objects the killed tries created ---
     order_id = str(stack.xcom(DAG_ID, run_id, "create_order"))
@@ -164,14 +178,14 @@ def test_killed_create_tasks_are_retried_without_duplicates(
     assert control.get("order", order_id)["outOrderId"] == out_order_id
     refund = control.get("refund", str(stack.xcom(DAG_ID, run_id, "create_refund")))
     assert str(refund["orderId"]) == order_id and refund["status"] == "waitselleragree", refund
-    logistics_id = str(stack.xcom(DAG_ID, run_id, "create_international_logistics"))
-    assert control.get("logistics", logistics_id)["tmallOrderId"] == out_order_id
+    assert control.get("logistics", out_order_id)["tmallOrderId"] == out_order_id  # booked by try 1
     assert control.get("package", out_order_id)["status"] in ("SHIPPED", "DELIVERED")  # booked for it
 
-    # --- Airflow's own records: try 1 died by SIGKILL and was retried, try 2 succeeded ---
+    # --- Airflow's own records: try 1 died by SIGKILL and was retried; try 2 reconnected ---
     for endpoint, task_id in HELD.items():
         ti = stack.task_instance(DAG_ID, run_id, task_id)
-        assert (ti["state"], ti["try_number"]) == ("success", 2), ti
+        expected = "failed" if task_id == BOOKING_TASK else "success"
+        assert (ti["state"], ti["try_number"]) == (expected, 2), ti
         assert ti["id"] != killed[endpoint]["ti_id"]  # every try has its own id
         [history] = stack.query(
             "SELECT try_number, state FROM task_instance_history WHERE run_id = ? AND task_id = ?",
@@ -185,4 +199,9 @@ def test_killed_create_tasks_are_retried_without_duplicates(
         first, second = logs["attempt=1.log"], logs["attempt=2.log"]
         assert [r.get("signal_name") for r in first if r.get("level") == "critical"] == ["SIGKILL"], first
         assert not any(r.get("event") == "Pushing xcom" for r in first)
-        assert any(RECONNECTED[task_id] in str(r.get("event")) for r in second), second
+        if task_id == BOOKING_TASK:
+            text = json.dumps(second, ensure_ascii=False)
+            assert BOOKING_REFUSED in text and f"tmallOrderId {out_order_id}" in text, second
+            assert "XportcnOutcomeUnknownError" in text, second
+        else:
+            assert any(RECONNECTED[task_id] in str(r.get("event")) for r in second), second

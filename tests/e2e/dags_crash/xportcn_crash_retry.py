@@ -1,13 +1,13 @@
-"""Crash-and-retry DAG for ``tests/e2e/test_crash_retry.py``: three create tasks, each retried once.
+"""Crash-and-retry DAG for ``tests/e2e/test_crash_retry.py``: four write tasks, each retried once.
 
 ``create_order`` → ``pay_order`` → ``order_detail`` → ``create_refund`` (refund only, on the order
 just bought), and ``create_order`` → ``forecast_package`` → ``package_inbound`` (inspection passed)
 → ``create_international_logistics`` (booked for the package: ``tmallOrderId`` = the package's
 ``out_order_id`` = the order's ``out_order_id``; ``renderId`` from ``freight_preview``).
 
-The test kills the task process of each create task while the sandbox holds its answer
-(``commit_then_hang``), so the create reached the sandbox but the task never learnt the result.
-Only the three create tasks have ``retries=1``; any other failure fails the run.
+The test kills the task process of each write task (the three creates and the payment) while the
+sandbox holds its answer (``commit_then_hang``), so the write reached the sandbox but the task never
+learnt the result. Only those four tasks have ``retries=1``; any other failure fails the run.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ with DAG(
     order_id = create_order.output
     out_order_id = XComArg(create_order, key="out_order_id")
 
-    pay_order = XportcnPayOrderOperator(task_id="pay_order", order_id=order_id)
+    pay_order = XportcnPayOrderOperator(task_id="pay_order", order_id=order_id, **RETRY_ONCE)
     order_detail = XportcnApiOperator(
         task_id="order_detail", endpoint="order_detail", payload={"orderId": order_id}
     )
