@@ -8,6 +8,7 @@ Everything runs over real HTTP against the provider's sandbox.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from xportcn_provider.api.client import ClientSettings, Credentials, XportcnClient, page_items
-from xportcn_provider.api.errors import XportcnProtocolError
+from xportcn_provider.api.errors import XportcnProtocolError, XportcnTimeoutError
 from xportcn_provider.hooks.xportcn import XportcnHook
 from xportcn_provider.order_sync import OrderShape, write_order_partition
 from xportcn_provider.sandbox import SandboxHandle
@@ -198,3 +199,22 @@ def test_order_shape_rejects_bad_settings_before_any_call() -> None:
         with pytest.raises(Exception) as err:
             OrderShape(**kwargs)
         assert getattr(err.value, "parameter", None) == field
+
+
+def test_a_trickling_body_cannot_hold_a_call_past_its_timeout(xportcn_sandbox: SandboxHandle) -> None:
+    """Low item: each piece of a trickled body came within the read timeout, so a call took ~5 s
+    with timeout=1; the sync client now has a total deadline per attempt."""
+    (order_id,) = xportcn_sandbox.control.seed_orders(1)
+    xportcn_sandbox.control.set_variants("slow_body")
+    credentials = Credentials(
+        xportcn_sandbox.access_key, xportcn_sandbox.access_secret, xportcn_sandbox.user_id
+    )
+    client = XportcnClient(
+        credentials, ClientSettings(base_url=xportcn_sandbox.url, timeout=1.0, max_retries=0)
+    )
+    started = time.monotonic()
+    with pytest.raises(XportcnTimeoutError, match="too slowly"):
+        client.call("order_detail", {"orderId": order_id})
+    assert time.monotonic() - started < 2.5
+    client.close()
+    xportcn_sandbox.control.reset()  # ends the trickle still being sent

@@ -276,8 +276,13 @@ def read_body_within(response: requests.Response, deadline: float, name: str, ti
     The connection is closed when the deadline cuts the body short.
     """
     pieces: list[bytes] = []
+    raw = response.raw
     try:
-        for piece in response.iter_content(_BODY_CHUNK):
+        while True:
+            # ``read1`` returns what has arrived (``iter_content`` would wait for a full chunk).
+            piece = raw.read1(_BODY_CHUNK, decode_content=True)
+            if not piece:
+                break
             pieces.append(piece)
             if time.monotonic() > deadline:
                 raise XportcnTimeoutError(
@@ -285,18 +290,26 @@ def read_body_within(response: requests.Response, deadline: float, name: str, ti
                     "(the server sent its body too slowly).",
                     endpoint=name,
                 )
-    except requests.ConnectionError as exc:
+    except urllib3.exceptions.ReadTimeoutError:
         response.close()
-        if isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ReadTimeoutError):
-            # requests reports a read timeout *inside* the body as a ConnectionError.
-            raise XportcnTimeoutError(
-                f"Xportcn {name} did not answer within {timeout:g}s.", endpoint=name
-            ) from None
-        raise
+        raise XportcnTimeoutError(
+            f"Xportcn {name} did not answer within {timeout:g}s.", endpoint=name
+        ) from None
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError, OSError) as exc:
+        response.close()
+        raise XportcnTransientError(
+            f"Xportcn {name}: connection dropped while the answer was read ({type(exc).__name__}).",
+            endpoint=name,
+        ) from None
     except BaseException:
         response.close()
         raise
-    return b"".join(pieces)
+    body = b"".join(pieces)
+    # Hand the body to requests as if it had read it, so the connection goes back to the pool.
+    response._content = body
+    setattr(response, "_content_consumed", True)  # noqa: B010 - no public way to say "read"
+    raw.release_conn()
+    return body
 
 
 # --- pagination -------------------------------------------------------------------------------
