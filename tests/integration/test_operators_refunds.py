@@ -8,7 +8,8 @@ import base64
 import pytest
 import requests_mock as rm
 
-from xportcn_provider.api.errors import XportcnOutcomeUnknownError
+from xportcn_provider.api.errors import XportcnConflictError, XportcnOutcomeUnknownError, XportcnProtocolError
+from xportcn_provider.hooks.xportcn import XportcnHook
 from xportcn_provider.operators.refunds import (
     XportcnCancelRefundOperator,
     XportcnCreateRefundOperator,
@@ -220,6 +221,35 @@ def test_cancel_a_refund_closed_elsewhere_is_success_without_a_cancel_call(xport
     assert "refund_cancel" not in endpoints_called(xportcn_sandbox)
 
 
+def test_cancel_a_succeeded_refund_sends_nothing_and_says_so(xportcn_sandbox, monkeypatch):
+    """issue 14 item 6: a refund that already paid out is terminal; no cancel reaches the service."""
+    use_sandbox(monkeypatch, xportcn_sandbox)
+    xportcn_sandbox.control.configure(auto_advance=False)
+    order_id, entries = paid_order(xportcn_sandbox)
+    refund_id = refund_op(order_id, entries[:1]).execute(make_context())
+    xportcn_sandbox.control.force("refund", refund_id, "refundsuccess", hold=True)
+    xportcn_sandbox.control.clear_calls()
+    op = XportcnCancelRefundOperator(task_id="cancel", refund_id=refund_id)
+    with pytest.raises(XportcnConflictError) as caught:
+        op.execute(make_context())
+    assert str(caught.value).startswith(
+        f"refund {refund_id} already refundsuccess (succeeded); nothing to cancel."
+    )
+    assert endpoints_called(xportcn_sandbox) == ["refund_detail"]
+    assert xportcn_sandbox.control.get("refund", refund_id)["status"] == "refundsuccess"
+
+
+def test_sandbox_names_a_succeeded_refund_succeeded_when_asked_to_cancel(xportcn_sandbox, monkeypatch):
+    """One wording for statuses everywhere: the sandbox says "succeeded", not "closed"."""
+    use_sandbox(monkeypatch, xportcn_sandbox)
+    xportcn_sandbox.control.configure(auto_advance=False)
+    order_id, entries = paid_order(xportcn_sandbox)
+    refund_id = refund_op(order_id, entries[:1]).execute(make_context())
+    xportcn_sandbox.control.force("refund", refund_id, "refundsuccess", hold=True)
+    with pytest.raises(XportcnConflictError, match=r"is refundsuccess \(succeeded\) and cannot be cancelled"):
+        XportcnHook().call("refund_cancel", {"refundId": refund_id})
+
+
 def test_return_logistics_submitted_once(any_sandbox, monkeypatch):
     xportcn_sandbox = any_sandbox
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
@@ -274,3 +304,47 @@ def test_vouchers_from_file_bytes_and_url(xportcn_sandbox, monkeypatch, tmp_path
     # The sandbox serves what it stored: the same bytes.
     served = xportcn_sandbox.control.session.get(from_url, timeout=5)
     assert served.content == PNG
+
+
+# --- issue 11 item 5: the refund look-up never fails open -------------------------------------
+
+
+def test_a_refund_shown_as_refund_id_for_as_is_found_not_opened_again(any_sandbox, monkeypatch):
+    """1688 also shows a sub-order's refund as ``refundIdForAs``: the look-up reads both keys,
+    after a lost answer (the hook's look-up) and on the next run (the operator's)."""
+    xportcn_sandbox = any_sandbox
+    use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
+    xportcn_sandbox.control.configure(auto_advance=False)
+    xportcn_sandbox.control.set_variants("refund_id_for_as")
+    order_id, entries = paid_order(xportcn_sandbox)
+    xportcn_sandbox.control.inject("commit_then_drop", endpoint="refund_create")
+    first = refund_op(order_id, entries[:1]).execute(make_context())
+    assert refund_op(order_id, entries[:1]).execute(make_context()) == first
+    assert xportcn_sandbox.control.state()["refunds"] == 1
+    assert endpoints_called(xportcn_sandbox).count("refund_create") == 1
+
+
+@pytest.mark.parametrize(
+    ("variant", "fields", "expected"),
+    [
+        ("missing_status", None, "no known status"),
+        (None, {"productItems": None}, "lists no productItems"),
+    ],
+    ids=["no-refund-status", "no-product-items"],
+)
+def test_an_unreadable_answer_fails_the_task_instead_of_creating_again(
+    any_sandbox, monkeypatch, variant, fields, expected
+):
+    xportcn_sandbox = any_sandbox
+    use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
+    xportcn_sandbox.control.configure(auto_advance=False)
+    order_id, entries = paid_order(xportcn_sandbox)
+    refund_op(order_id, entries[:1]).execute(make_context())
+    if variant:
+        xportcn_sandbox.control.set_variants(variant)
+    if fields:
+        status = xportcn_sandbox.control.get("order", order_id)["status"]
+        xportcn_sandbox.control.force("order", order_id, status, hold=True, **fields)
+    with pytest.raises(XportcnProtocolError, match=expected):
+        refund_op(order_id, entries[:1]).execute(make_context())
+    assert xportcn_sandbox.control.state()["refunds"] == 1
