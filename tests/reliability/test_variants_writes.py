@@ -8,7 +8,10 @@ fooled the old code. Real HTTP against the sandbox, operators called through ``e
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -181,3 +184,19 @@ def test_failure_in_answer_shapes() -> None:
         "x", "ok", lambda: reads.pop(0), lambda r: None if r["s"] == 2 else "s is 1", delay=0
     )
     assert record == {"s": 2}  # a write that shows a moment late is fine
+
+
+def test_retry_after_http_date_and_nan_from_the_server(
+    xportcn_default_conn: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Low item: ``Retry-After`` as an HTTP-date was ignored, and ``nan`` broke the retry wait."""
+    (order_id,) = xportcn_default_conn.control.seed_orders(1)
+    set_default_conn(monkeypatch, xportcn_default_conn, extra={"max_retries": 2})
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
+    control = xportcn_default_conn.control
+    control.inject("http_429", endpoint="order_detail", retry_after=when)
+    control.inject("http_429", endpoint="order_detail", retry_after="nan")
+    started = time.monotonic()
+    assert XportcnHook().call("order_detail", {"orderId": order_id})["orderId"] == order_id
+    assert 0.8 < time.monotonic() - started < 8  # waited for the date (second precision), not 0
+    assert [c["http_status"] for c in control.calls("order_detail")] == [429, 429, 200]

@@ -105,8 +105,9 @@ def _json(envelope: dict[str, Any], status: int = 200, headers: dict[str, str] |
     return Response(body, status_code=status, media_type=_JSON, headers=headers)
 
 
-def _seconds(value: float) -> str:
-    return f"{value:g}"
+def _seconds(value: float | str) -> str:
+    """A ``Retry-After`` value: seconds, or a string (e.g. an HTTP-date) sent as given."""
+    return value if isinstance(value, str) else f"{value:g}"
 
 
 class _FaultAnswer(NamedTuple):

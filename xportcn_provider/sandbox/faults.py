@@ -79,6 +79,8 @@ def make_fault(kind: str, endpoint: str = ANY_ENDPOINT, count: int = 1, **params
         raise FaultError(f"{AFTER} must be a whole number >= 0, got {after!r}")
     for name in ("retry_after", "delay", "hold"):
         value = merged.get(name)
+        if name == "retry_after" and isinstance(value, str) and value.strip():
+            continue  # sent as is: an HTTP-date, or a malformed value a real server might send
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
             raise FaultError(f"{name} must be a number of seconds >= 0, got {value!r}")
     if kind == "envelope":
