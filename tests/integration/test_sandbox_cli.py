@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -155,6 +156,35 @@ def test_cli_credentials_from_flags_and_environment() -> None:
         assert config["order_ship_delay"] == 0
     finally:
         assert cli.stop() in (0, -15)
+
+
+def test_cli_no_dedupe_plays_a_service_that_creates_twice() -> None:
+    """``--no-dedupe``: the same outOrderId twice makes two orders (what the provider must never send)."""
+    cli = Cli(["--port", "0", "--no-dedupe", "--log-level", "warning"], clean_env())
+    try:
+        assert any("no deduplication" in line for line in cli.lines)
+        base = cli.conn["host"].removesuffix("/api")
+        assert requests.get(base + "/_sandbox/config", timeout=5).json()["dedupe"] is False
+        from xportcn_provider.api.client import ClientSettings, Credentials, XportcnClient
+
+        conn = cli.conn
+        client = XportcnClient(
+            Credentials(conn["login"], conn["password"], conn["extra"]["user_id"]),
+            ClientSettings(base_url=conn["host"]),
+        )
+        order = {
+            "outOrderId": "cli-twice",
+            "addressParam": {"fullName": "张三", "mobile": "13800000000", "address": "文一西路 969 号"},
+            "cargoParamList": [{"offerId": "610000000001", "specId": "s1", "quantity": 1}],
+        }
+        first, second = client.call("order_create", order), client.call("order_create", order)
+        assert first["orderId"] != second["orderId"]
+    finally:
+        assert cli.stop() in (0, -15)
+
+
+def test_no_dedupe_fixture(xportcn_sandbox_no_dedupe: Any) -> None:
+    assert xportcn_sandbox_no_dedupe.control.config()["dedupe"] is False
 
 
 def test_cli_rejects_a_bad_delay() -> None:
