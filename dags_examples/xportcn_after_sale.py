@@ -28,6 +28,9 @@ from xportcn_provider.sensors.status import XportcnRefundStatusSensor
 POLL_SECONDS = float(os.environ.get("XPORTCN_EXAMPLE_POLL_SECONDS", "60"))
 #: How long the seller may take to answer, and the return to be confirmed, before we cancel.
 WAIT_SECONDS = float(os.environ.get("XPORTCN_EXAMPLE_REFUND_WAIT_SECONDS", str(3 * 24 * 3600)))
+#: An Airflow pool capping concurrent Xportcn calls across the whole cluster (README, "Running at
+#: scale"); unset = Airflow's default pool. Deferred waits hold no pool slot.
+POOL = os.environ.get("XPORTCN_EXAMPLE_POOL") or None
 
 #: A 1x1 PNG standing in for the photo of the damaged goods (use ``file_path=`` or ``url=``).
 PLACEHOLDER_VOUCHER_PNG = (
@@ -66,6 +69,7 @@ with DAG(
         "retries": 2,
         "retry_delay": timedelta(seconds=10),
         "retry_policy": XPORTCN_RETRY_POLICY,
+        "pool": POOL,
     },
     params={
         "order_id": Param(type="string", minLength=1, title="Xportcn order id to refund"),

@@ -28,6 +28,11 @@ from xportcn_provider.sensors.status import XportcnLogisticsStatusSensor, Xportc
 
 #: Seconds between status checks. 60 s suits production; the demo and tests set it lower.
 POLL_SECONDS = float(os.environ.get("XPORTCN_EXAMPLE_POLL_SECONDS", "60"))
+#: An Airflow pool capping concurrent Xportcn calls across the whole cluster (README, "Running at
+#: scale"); unset = Airflow's default pool. Deferred waits hold no pool slot.
+POOL = os.environ.get("XPORTCN_EXAMPLE_POOL") or None
+#: Runs of this DAG at once (raise it with the pool and the workers).
+MAX_ACTIVE_RUNS = int(os.environ.get("XPORTCN_EXAMPLE_MAX_ACTIVE_RUNS", "4"))
 
 #: Where 1688 sellers ship to: the Xport warehouse in China (your account's warehouse address).
 WAREHOUSE_ADDRESS = {
@@ -75,7 +80,7 @@ with DAG(
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
-    max_active_runs=4,
+    max_active_runs=MAX_ACTIVE_RUNS,
     render_template_as_native_obj=True,
     tags=["xportcn", "example", "fulfilment"],
     default_args={
@@ -83,6 +88,7 @@ with DAG(
         "retries": 2,
         "retry_delay": timedelta(seconds=10),
         "retry_policy": XPORTCN_RETRY_POLICY,
+        "pool": POOL,
     },
     params={
         "offer_id": Param("610000000001", type="string", title="1688 offer id"),
