@@ -88,7 +88,9 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "max_retries": {
                         "label": "Max retries",
-                        "description": "Retries of transient failures (connection errors, 429, 5xx).",
+                        "description": "Retries of transient failures (connection errors, timeouts, "
+                        "429, 5xx), each after a backoff; a write whose outcome is unknown is looked "
+                        "up, never resent blindly.",
                         "schema": {"type": ["integer", "null"], "default": 5},
                     },
                     "max_connections": {

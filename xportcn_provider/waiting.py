@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
+from xportcn_provider.api import statuses as st
 from xportcn_provider.api.errors import (
     XportcnError,
     XportcnNotFoundError,
@@ -252,7 +253,10 @@ class PollState:
     def targets_text(self) -> str:
         if self.spec.vocabulary is None:
             return f"{self.spec.status_field} to be set"
-        return ", ".join(sorted(self.spec.targets))
+        # "shipped (waitbuyerreceive, …, success)": the group name and life-cycle order, as users
+        # wrote them, not an alphabetical list (issue 14 item 8).
+        vocabulary = st.get_vocabulary(self.spec.vocabulary)
+        return vocabulary.describe_set(self.spec.targets)
 
     # --- messages (same words from sensors, operators and the trigger) ---------------------------
     def failure_message(self, result: WaitResult) -> str:

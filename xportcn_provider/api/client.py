@@ -46,6 +46,7 @@ from xportcn_provider.api.signing import (
     query_signature_params,
     signed_headers,
 )
+from xportcn_provider.api.transport import describe_failure, is_tls_failure, safe_url
 from xportcn_provider.api.verify import VERIFIERS, Lookup, arun_lookup, caller_key, run_lookup
 
 DEFAULT_BASE_URL = "https://www.xportcn.com/api"
@@ -383,8 +384,9 @@ def _connect_failed(exc: BaseException) -> bool:
     return False
 
 
-def _connect_reason(exc: BaseException) -> str:
-    return "connection refused" if "refused" in str(exc).lower() else type(exc).__name__
+def _connect_reason(exc: BaseException, base_url: str) -> str:
+    """Where and why, in words (``api/transport.py``): the URL, refused/DNS/timeout/TLS, the fix."""
+    return f"{safe_url(base_url)}: {describe_failure(exc, base_url)}"
 
 
 class SettlePlan:
@@ -601,23 +603,33 @@ class XportcnClient(_ClientBase):
             body = read_body_within(response, deadline, name, self.settings.timeout)
         except requests.ConnectTimeout:  # before ``requests.Timeout``: nothing was sent
             raise XportcnTimeoutError(
-                f"Xportcn {name}: could not connect within {self.settings.timeout:g}s (nothing was sent).",
+                f"Xportcn {name}: could not connect within {self.settings.timeout:g}s to "
+                f"{safe_url(self.settings.base_url)} (nothing was sent).",
                 endpoint=name,
                 not_processed=True,
             ) from None
         except requests.Timeout:
             raise XportcnTimeoutError(
-                f"Xportcn {name} did not answer within {self.settings.timeout:g}s.", endpoint=name
+                f"Xportcn {name} at {safe_url(self.settings.base_url)} did not answer within "
+                f"{self.settings.timeout:g}s.",
+                endpoint=name,
             ) from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             if _connect_failed(exc):
                 raise XportcnTransientError(
-                    f"Xportcn {name}: could not connect ({_connect_reason(exc)}; nothing was sent).",
+                    f"Xportcn {name}: could not connect to {_connect_reason(exc, self.settings.base_url)} "
+                    "(nothing was sent).",
                     endpoint=name,
                     not_processed=True,
                 ) from None
+            if is_tls_failure(exc):  # the handshake failed: name the cause and the fix
+                raise XportcnTransientError(
+                    f"Xportcn {name}: could not connect to {_connect_reason(exc, self.settings.base_url)}.",
+                    endpoint=name,
+                ) from None
             raise XportcnTransientError(
-                f"Xportcn {name}: connection dropped after the request was sent ({type(exc).__name__}).",
+                f"Xportcn {name}: connection dropped after the request was sent "
+                f"({_connect_reason(exc, self.settings.base_url)}; {type(exc).__name__}).",
                 endpoint=name,
             ) from None
         return interpret_response(
@@ -840,7 +852,7 @@ class AsyncXportcnClient(_ClientBase):
                     http_status = response.status
                     retry_after = response.headers.get("Retry-After")
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise transport_error(name, exc, self.settings.timeout) from None
+                raise transport_error(name, exc, self.settings.timeout, self.settings.base_url) from None
         return interpret_response(endpoint=name, http_status=http_status, body=body, retry_after=retry_after)
 
 
@@ -886,18 +898,22 @@ def transport_error(name: str, exc: BaseException, timeout: float) -> XportcnTra
     timeout, a disconnect, a cut body — may have reached the server, so it stays ``False``.
     """
     kind = type(exc).__name__
+    # Where and why in words (api/transport.py), the same as the sync client's.
+    where = f" to {safe_url(base_url)}" if base_url else ""
+    why = f"{safe_url(base_url)}: {describe_failure(exc, base_url)}" if base_url else kind
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return XportcnTimeoutError(
-            f"Xportcn {name}: could not connect within {timeout:g}s (nothing was sent).",
+            f"Xportcn {name}: could not connect within {timeout:g}s{where} (nothing was sent).",
             endpoint=name,
             not_processed=True,
         )
     if isinstance(exc, TimeoutError):  # aiohttp.ServerTimeoutError (a read) is one too
-        return XportcnTimeoutError(f"Xportcn {name} did not answer within {timeout:g}s.", endpoint=name)
+        at = f" at {safe_url(base_url)}" if base_url else ""
+        return XportcnTimeoutError(f"Xportcn {name}{at} did not answer within {timeout:g}s.", endpoint=name)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return XportcnTransientError(
-            f"Xportcn {name}: could not connect ({kind}; nothing was sent).",
+            f"Xportcn {name}: could not connect ({why}; nothing was sent).",
             endpoint=name,
             not_processed=True,
         )
-    return XportcnTransientError(f"Xportcn {name}: connection failed or dropped ({kind}).", endpoint=name)
+    return XportcnTransientError(f"Xportcn {name}: connection failed or dropped ({why}).", endpoint=name)

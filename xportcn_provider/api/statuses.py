@@ -25,6 +25,30 @@ class StatusVocabulary:
     failure: frozenset[str]
     aliases: Mapping[str, str] = field(default_factory=dict)
     groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: One word per status for messages, so every module says the same thing (``refundsuccess``
+    #: is "succeeded", ``refundclose`` "closed"). Statuses without one are shown bare.
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self, value: str | None) -> str:
+        """``refundsuccess (succeeded)``: the status and its one word, for logs and errors."""
+        if value is None:
+            return "an unknown status"
+        label = self.labels.get(value)
+        return f"{value} ({label})" if label else value
+
+    def describe_set(self, statuses: Iterable[str]) -> str:
+        """A target set the way a user thinks of it: ``shipped (waitbuyerreceive, …, success)``.
+
+        Statuses in life-cycle order (the order of :attr:`values`), not alphabetical; a set that
+        is exactly one group is named by the group. Values outside the vocabulary come last.
+        """
+        wanted = frozenset(statuses)
+        order = {v: i for i, v in enumerate(self.values)}
+        listed = ", ".join(sorted(wanted, key=lambda v: (order.get(v, len(order)), v)))
+        for name, members in self.groups.items():
+            if members == wanted:
+                return f"{name} ({listed})"
+        return listed
 
     def normalize(self, raw: object) -> str | None:
         """The canonical value for ``raw``, or ``None`` when it is not in this vocabulary."""
@@ -81,17 +105,18 @@ SIGNINSUCCESS = "signinsuccess"
 
 ORDER_STATUS = StatusVocabulary(
     name="1688 order",
+    # Life-cycle order: messages list statuses in it (describe_set).
     values=(
         WAITBUYERPAY,
         WAITSELLERSEND,
+        WAITLOGISTICSTAKEIN,
         WAITBUYERRECEIVE,
+        WAITBUYERSIGN,
+        SIGNINSUCCESS,
         CONFIRM_GOODS,
         ORDER_SUCCESS,
         ORDER_CANCEL,
         TERMINATED,
-        WAITLOGISTICSTAKEIN,
-        WAITBUYERSIGN,
-        SIGNINSUCCESS,
     ),
     success=frozenset({ORDER_SUCCESS}),
     failure=frozenset({ORDER_CANCEL, TERMINATED}),
@@ -159,6 +184,14 @@ REFUND_STATUS = StatusVocabulary(
     groups={
         "open": frozenset({WAITSELLERAGREE, WAITBUYERMODIFY, WAITBUYERSEND, WAITSELLERRECEIVE}),
         "needs_return": frozenset({WAITBUYERSEND}),
+    },
+    labels={
+        WAITSELLERAGREE: "open, waiting for the seller",
+        WAITBUYERMODIFY: "open, refused by the seller",
+        WAITBUYERSEND: "open, goods to return",
+        WAITSELLERRECEIVE: "open, goods returned",
+        REFUNDSUCCESS: "succeeded",
+        REFUNDCLOSE: "closed",
     },
 )
 

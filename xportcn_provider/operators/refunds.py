@@ -626,7 +626,9 @@ class XportcnSubmitReturnLogisticsOperator(XportcnBaseOperator):
 class XportcnCancelRefundOperator(XportcnBaseOperator):
     """Cancel (close) a refund; returns the refund id. An already closed refund is success.
 
-    The refund is read first: ``refundclose`` → logged and done, no cancel call. If the server
+    The refund is read first: ``refundclose`` → logged and done, no cancel call;
+    ``refundsuccess`` → ``XportcnConflictError`` ("already refundsuccess (succeeded); nothing to
+    cancel"), no cancel call either: a refund that paid out cannot be undone. If the server
     answers the cancel with a state conflict, the refund is read again and a closed refund is
     success too (a retry after a lost answer); any other state re-raises the conflict.
 
@@ -655,6 +657,13 @@ class XportcnCancelRefundOperator(XportcnBaseOperator):
         ids = {"refund_id": refund_id}
         self.push(context, refund_id=refund_id, refund_url=self.console_url_of("refund", refund_id))
         status = self._status(refund_id)
+        if status == st.REFUNDSUCCESS:
+            # Terminal: the money went back, nothing can be cancelled any more; sending the cancel
+            # would only earn the server's conflict (issue 14 item 6). No call, a clear error.
+            raise XportcnConflictError(
+                f"refund {refund_id} already {st.REFUND_STATUS.describe(status)}; nothing to cancel.",
+                endpoint="refund_cancel",
+            )
         if status == st.REFUNDCLOSE:
             self.log_action("refund_detail", ids, "already closed; nothing to cancel")
         else:

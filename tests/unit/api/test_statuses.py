@@ -159,3 +159,33 @@ def test_get_vocabulary() -> None:
     assert S.get_vocabulary("refund") is S.REFUND_STATUS
     with pytest.raises(XportcnValidationError, match="order"):
         S.get_vocabulary("orders")
+
+
+# --- one wording (issue 14 items 6 and 8) -----------------------------------------------------------
+
+
+def test_a_refund_status_has_one_word_for_messages() -> None:
+    assert S.REFUND_STATUS.describe(S.REFUNDSUCCESS) == "refundsuccess (succeeded)"
+    assert S.REFUND_STATUS.describe(S.REFUNDCLOSE) == "refundclose (closed)"
+    assert S.REFUND_STATUS.describe(None) == "an unknown status"
+    assert S.PACKAGE_STATUS.describe(S.QC_PASSED) == "QC_PASSED"  # no word: shown bare
+
+
+def test_a_target_group_is_named_and_listed_in_life_cycle_order() -> None:
+    shipped = S.ORDER_STATUS.groups["shipped"]
+    assert S.ORDER_STATUS.describe_set(shipped) == (
+        "shipped (waitbuyerreceive, waitbuyersign, signinsuccess, confirm_goods, success)"
+    )
+    # not a group: life-cycle order, no name; unknown (extra) statuses last
+    assert S.ORDER_STATUS.describe_set({"success", "waitsellersend", "custom_x"}) == (
+        "waitsellersend, success, custom_x"
+    )
+
+
+def test_the_sensor_says_which_group_it_waits_for() -> None:
+    from xportcn_provider.sensors.status import XportcnOrderStatusSensor
+    from xportcn_provider.waiting import PollState
+
+    sensor = XportcnOrderStatusSensor(task_id="o", order_id="2618493058261900001")
+    text = PollState(sensor.build_spec(), 3).targets_text()
+    assert text.startswith("shipped (waitbuyerreceive, ") and text.endswith("confirm_goods, success)")

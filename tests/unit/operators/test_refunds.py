@@ -212,11 +212,22 @@ def test_cancel_conflict_on_a_closed_refund_is_success(api):
     assert api.names == ["refund_detail", "refund_cancel", "refund_detail"]
 
 
-def test_cancel_conflict_on_a_successful_refund_is_raised(api):
+def test_cancel_of_a_succeeded_refund_fails_without_a_cancel_call(api):
+    # issue 14 item 6: terminal and paid out, so nothing is sent and the error says why.
     api.on("refund_detail", refund("refundsuccess", ["e1"]))
+    api.fail("refund_cancel", 409, "refund already succeeded")
+    with pytest.raises(XportcnConflictError, match=r"already refundsuccess \(succeeded\); nothing to cancel"):
+        XportcnCancelRefundOperator(task_id="c", refund_id=REFUND_ID).execute(make_context())
+    assert api.names == ["refund_detail"]
+
+
+def test_cancel_conflict_when_the_refund_succeeds_meanwhile_is_raised(api):
+    # Open at the read, succeeded by the time the cancel arrives: the server's conflict stands.
+    api.on("refund_detail", refund("waitsellerreceive", ["e1"]), refund("refundsuccess", ["e1"]))
     api.fail("refund_cancel", 409, "refund already succeeded")
     with pytest.raises(XportcnConflictError):
         XportcnCancelRefundOperator(task_id="c", refund_id=REFUND_ID).execute(make_context())
+    assert api.names == ["refund_detail", "refund_cancel", "refund_detail"]
 
 
 def test_cancel_unknown_refund_fails(api):

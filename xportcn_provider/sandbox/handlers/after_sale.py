@@ -148,7 +148,9 @@ def refund_detail(ctx: Context, body: Body) -> Any:
 def refund_cancel(ctx: Context, body: Body) -> Any:
     refund = _refund(ctx, body)
     if refund.status not in lifecycle.OPEN_REFUND:
-        raise conflict(f"refund {refund.refund_id} is {refund.status} (closed) and cannot be cancelled")
+        raise conflict(
+            f"refund {refund.refund_id} is {st.REFUND_STATUS.describe(refund.status)} and cannot be cancelled"
+        )
     refund.enter(st.REFUNDCLOSE, ctx.store.now())
     return "售后订单取消成功"
 
