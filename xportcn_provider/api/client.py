@@ -879,15 +879,14 @@ def new_session(settings: ClientSettings) -> aiohttp.ClientSession:
 
 
 def attempt_timeout(settings: ClientSettings) -> aiohttp.ClientTimeout:
-    """One attempt's limits: ``timeout`` to connect and between reads, like the sync client's.
+    """One attempt's limits: ``timeout`` to connect, and about ``timeout`` for the whole attempt.
 
-    Connect and read have their own limits so that a connect that times out is told apart (it
-    proves nothing was sent: ``not_processed``); ``total`` (10 % above, so it never pre-empts
-    them) bounds the whole attempt, body included: a trickling answer cannot hold a call for ever.
+    The connect has its own limit so that a connect that times out is told apart (it proves
+    nothing was sent: ``not_processed``); ``total`` (10 % above it, so it never pre-empts the
+    connect limit) bounds everything else, body included, so a trickling answer cannot hold a
+    call for ever. No per-read timer: re-arming one on every chunk costs CPU on every poll.
     """
-    return aiohttp.ClientTimeout(
-        total=settings.timeout * 1.1, sock_connect=settings.timeout, sock_read=settings.timeout
-    )
+    return aiohttp.ClientTimeout(total=settings.timeout * 1.1, sock_connect=settings.timeout)
 
 
 def transport_error(name: str, exc: BaseException, timeout: float) -> XportcnTransientError:

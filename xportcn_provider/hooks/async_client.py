@@ -11,6 +11,11 @@ waits on it before it is signed, so a poll that queued behind a thousand others 
 with a fresh timestamp (see :class:`~xportcn_provider.api.client.AsyncXportcnClient`), and
 aiohttp's own connection queue stays empty.
 
+The connection itself is read once per (loop, connection) and kept for :data:`CONFIG_TTL`
+seconds (:func:`connection_config`): a thousand triggers starting together share one read instead
+of a thousand round trips to the triggerer's supervisor, and an edited connection is picked up
+by waits that start a minute later at most.
+
 Sessions are reference counted: the first borrower opens the session, the last one to give it
 back closes it (shielded from cancellation, so a cancelled trigger still closes its sockets).
 aiohttp sessions belong to the loop they were opened on, so the key includes the loop. A loop
@@ -24,9 +29,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import aiohttp
 
@@ -48,6 +55,45 @@ class SharedSession:
 _POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, SharedSession]] = (
     weakref.WeakKeyDictionary()
 )
+
+#: Seconds a connection read by one trigger serves the others of the same loop.
+CONFIG_TTL = 60.0
+
+_T = TypeVar("_T")
+_CONFIGS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, tuple[float, asyncio.Future[object]]]
+] = weakref.WeakKeyDictionary()
+
+
+async def connection_config(conn_id: str, read: Callable[[], Awaitable[_T]]) -> _T:
+    """``await read()`` for ``conn_id`` at most once per :data:`CONFIG_TTL` seconds on this loop.
+
+    Callers that arrive while a read is in flight wait for it rather than starting their own; a
+    failed read is not kept (every waiter gets its error, the next caller reads again).
+    """
+    loop = asyncio.get_running_loop()
+    configs = _CONFIGS.setdefault(loop, {})
+    now = time.monotonic()
+    hit = configs.get(conn_id)
+    if hit is not None and now - hit[0] < CONFIG_TTL:
+        future = hit[1]
+        if future.done():  # the common case: read a moment ago
+            if future.exception() is None:
+                return cast(_T, future.result())
+        else:  # shielded: a waiter cancelled must not cancel the read the others wait for
+            return cast(_T, await asyncio.shield(future))
+    future = loop.create_future()
+    configs[conn_id] = (now, future)
+    try:
+        value = await read()
+    except BaseException as err:
+        if configs.get(conn_id, (0.0, None))[1] is future:
+            del configs[conn_id]
+        future.set_exception(err)
+        future.exception()  # retrieved here, so an error nobody else awaited is not reported
+        raise
+    future.set_result(value)
+    return value
 
 
 def _new_session(settings: ClientSettings) -> aiohttp.ClientSession:

@@ -22,7 +22,7 @@ from xportcn_provider.connection import (
     push_token_of,
     read_connection,
 )
-from xportcn_provider.hooks.async_client import shared_session
+from xportcn_provider.hooks.async_client import connection_config, shared_session
 from xportcn_provider.hooks.endpoint_methods import XportcnEndpointMethods
 
 
@@ -80,17 +80,22 @@ class XportcnHook(XportcnEndpointMethods, BaseHook):
 
         The sync ``get_connection``/``extra_dejson`` would block the event loop and, before
         Airflow 3.3.2, could raise ``DeadlockImminentError``; the async variants mask secrets
-        with ``asend`` instead. Read once per hook.
+        with ``asend`` instead. Read once per hook, and shared by the hooks of one event loop for
+        a minute (:func:`~xportcn_provider.hooks.async_client.connection_config`): a triggerer
+        starting a thousand waits reads the connection once, not a thousand times.
         """
         cached: XportcnConnectionConfig | None = self.__dict__.get("_async_config")
         if cached is not None:
             return cached
+        config = self._with_overrides(await connection_config(self.xportcn_conn_id, self._aread_connection))
+        self.__dict__["_async_config"] = config
+        return config
+
+    async def _aread_connection(self) -> XportcnConnectionConfig:
         conn = await self.aget_connection(self.xportcn_conn_id)
         if conn.password:
             await amask_secret(conn.password)
-        config = self._with_overrides(read_connection(conn, await conn.aextra_dejson()))
-        self.__dict__["_async_config"] = config
-        return config
+        return read_connection(conn, await conn.aextra_dejson())
 
     @contextlib.asynccontextmanager
     async def async_client(self) -> AsyncIterator[AsyncXportcnClient]:
