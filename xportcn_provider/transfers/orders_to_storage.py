@@ -21,8 +21,6 @@ from urllib.parse import urlsplit
 from airflow.sdk import Asset, BaseOperator
 
 from xportcn_provider.api.endpoints import resolve
-from xportcn_provider.connection import DEFAULT_CONN_ID
-from xportcn_provider.hooks.xportcn import XportcnHook
 from xportcn_provider.order_sync import iso_utc, write_order_partition
 from xportcn_provider.transfers.storage import (
     FORMAT_EXTENSIONS,
@@ -42,6 +40,7 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
+    from xportcn_provider.hooks.xportcn import XportcnHook
     from xportcn_provider.order_sync import OrderShape
 
 #: The list endpoint read for each platform.
@@ -155,7 +154,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
         is spelled: an :class:`~xportcn_provider.order_sync.OrderShape` or a dict of its fields
         (``id_field``, ``time_field``, ``time_format``, ``time_zone``; values may be templates).
         Default: the contract's shape (``orderId``, ``createTime``, ISO-8601 UTC).
-    :param xportcn_conn_id: the Xportcn connection. Default ``xportcn_default``.
+    :param xportcn_conn_id: the Xportcn connection; ``None`` (default) means ``xportcn_default``.
 
     Returns (XCom ``return_value``) ``{"orders", "by_status", "partitions": [{"dt", "path",
     "orders", "by_status", "bytes", "interval"}], "destination", "format", "platform",
@@ -183,7 +182,7 @@ class XportcnOrdersToStorageOperator(BaseOperator):
         page_size: int | str = 100,
         asset: Asset | bool = True,
         order_shape: OrderShape | Mapping[str, Any] | None = None,
-        xportcn_conn_id: str = DEFAULT_CONN_ID,
+        xportcn_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         if platform not in LIST_ENDPOINTS:
@@ -227,7 +226,11 @@ class XportcnOrdersToStorageOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> XportcnHook:
-        return XportcnHook(xportcn_conn_id=self.xportcn_conn_id)
+        # imported here: the hook pulls in the HTTP clients, which a DAG file being parsed never needs
+        from xportcn_provider.connection import DEFAULT_CONN_ID
+        from xportcn_provider.hooks.xportcn import XportcnHook
+
+        return XportcnHook(xportcn_conn_id=self.xportcn_conn_id or DEFAULT_CONN_ID)
 
     def _window(self, context: Context) -> tuple[datetime, datetime]:
         start = context.get("data_interval_start") or context.get("logical_date")
