@@ -218,3 +218,17 @@ def test_a_trickling_body_cannot_hold_a_call_past_its_timeout(xportcn_sandbox: S
     assert time.monotonic() - started < 2.5
     client.close()
     xportcn_sandbox.control.reset()  # ends the trickle still being sent
+
+
+def test_sync_against_an_ignored_page_field_fails_and_keeps_the_old_partition(
+    xportcn_default_conn: SandboxHandle, tmp_path: Path
+) -> None:
+    """Issue 12 item 6: the order sync can neither loop nor write the same rows twice."""
+    _seed_day(xportcn_default_conn, 45)
+    _sync(xportcn_default_conn, tmp_path)  # a good partition first
+    before = (tmp_path / "dt.jsonl").read_text()
+    xportcn_default_conn.control.set_variants("ignore_page", "total_zero")
+    with pytest.raises(XportcnProtocolError, match="pageNo"):
+        _sync(xportcn_default_conn, tmp_path)
+    assert (tmp_path / "dt.jsonl").read_text() == before
+    assert len(before.splitlines()) == 45

@@ -127,3 +127,16 @@ def test_a_wait_that_never_finds_its_object_fails_after_the_grace(
         wait_sync(XportcnHook(), spec, poll_interval=0.01, timeout=60, log=log)
     assert "not found" in str(err.value).lower()
     assert len(xportcn_default_conn.control.calls("order_detail")) == 3
+
+
+def test_create_operator_can_buy_when_an_empty_lookup_answers_list_null(
+    xportcn_default_conn: SandboxHandle,
+) -> None:
+    """Item 9: ``{"list": null, "total": 0}`` failed the pre-create look-up, so it could never buy."""
+    xportcn_default_conn.control.set_variants("list_null")
+    op = XportcnCreateOrderOperator(
+        task_id="buy", out_order_id="null-list-1", address_param=ADDRESS, cargo_param_list=CARGO
+    )
+    order_id = op.execute(make_context())
+    assert order_id and xportcn_default_conn.control.state()["orders"] == 1
+    assert [c["endpoint"] for c in xportcn_default_conn.control.calls()] == ["order_list", "order_create"]
