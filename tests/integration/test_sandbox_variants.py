@@ -32,6 +32,11 @@ def test_variants_switch_on_list_and_reset(xportcn_sandbox: SandboxHandle) -> No
     assert control.variants()["active"] == []
 
 
+@pytest.mark.xportcn_variants("list_null", "total_zero")
+def test_the_fixture_marker_switches_variants_on(xportcn_sandbox: SandboxHandle) -> None:
+    assert xportcn_sandbox.control.variants()["active"] == ["list_null", "total_zero"]
+
+
 def test_unknown_variant_is_refused_with_the_valid_names(xportcn_sandbox: SandboxHandle) -> None:
     with pytest.raises(SandboxControlError) as err:
         xportcn_sandbox.control.set_variants("nope")

@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from xportcn_provider.sandbox.server import RunningSandbox
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "xportcn_variants(*names): the xportcn_sandbox fixture plays these variants "
+        "(xportcn_provider.sandbox.variants.VARIANTS), e.g. a service that caps pageSize",
+    )
+
+
 @pytest.fixture(scope="session")
 def xportcn_sandbox_server() -> Iterator[RunningSandbox]:
     """The session's sandbox server (started on first use, stopped at session end)."""
@@ -38,10 +46,17 @@ def xportcn_sandbox_server() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def xportcn_sandbox(xportcn_sandbox_server: RunningSandbox) -> SandboxHandle:
-    """A freshly reset sandbox: ``.url``, ``.conn_uri``, ``.conn_json``, ``.env()``, ``.control``."""
+def xportcn_sandbox(xportcn_sandbox_server: RunningSandbox, request: pytest.FixtureRequest) -> SandboxHandle:
+    """A freshly reset sandbox: ``.url``, ``.conn_uri``, ``.conn_json``, ``.env()``, ``.control``.
+
+    ``@pytest.mark.xportcn_variants("page_size_cap", ...)`` on the test makes it answer like a
+    service that differs from the assumed shapes (see ``docs/sandbox.md``, *Variants*).
+    """
     handle = xportcn_sandbox_server.handle
     handle.control.reset()
+    marker = request.node.get_closest_marker("xportcn_variants")
+    if marker is not None:
+        handle.control.set_variants(*marker.args)
     return handle
 
 
