@@ -42,6 +42,8 @@ def test_push_token_field() -> None:
 def test_the_plugin_builds_its_app_only_on_the_api_server() -> None:
     assert XportcnPlugin.name == "xportcn"
     assert XportcnPlugin.fastapi_apps == []  # pytest is not the api-server: nothing built here
+    assert [v["destination"] for v in XportcnPlugin.external_views] == ["nav", "task_instance"]
+    assert "{DAG_ID}" in XportcnPlugin.external_views[1]["href"]
     app = create_push_app()
     assert URL_PREFIX == "/xportcn"
     assert [(r.path, sorted(r.methods)) for r in app.routes if hasattr(r, "methods")] == [

@@ -1,0 +1,459 @@
+"""Monitoring pages in the Airflow UI (issue 18): the "Xportcn" nav page and a task-instance tab.
+
+Served by the plugin's FastAPI app on the api-server under ``/xportcn/ui/`` and shown by the UI
+in an iframe (``external_views`` with ``url_route``). Plugin apps get no Airflow authentication,
+so every route here depends on Airflow's own :func:`get_user` (the UI's JWT cookie, or a Bearer
+token): an anonymous request gets 401/403 and no data, and only DAGs the user may read are shown
+(``auth_manager.get_authorized_dag_ids``). The push route (:mod:`.push`) stays outside this
+router and needs no login.
+
+The DB is read the way Airflow's server code does (SQLAlchemy sessions), in a fixed number of
+bounded queries per page (no query per row). What a row means is decided in
+:mod:`xportcn_provider.api.monitoring`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from airflow.api_fastapi.core_api.security import get_user
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from xportcn_provider.api import monitoring as mon
+from xportcn_provider.plugins.templates import PAGE, STYLE, TAB
+
+#: Rows read per section at most (the page stays bounded whatever the DB holds).
+MAX_WAITS = 5000
+MAX_CREATED = 100
+MAX_MESSAGES = 50
+#: Live status: cached per object for this long, and each read gets this timeout.
+LIVE_CACHE_SECONDS = 30.0
+LIVE_TIMEOUT_SECONDS = 4.0
+
+#: The signed-in Airflow user (UI cookie or Bearer token); 401/403 without one.
+UserDep = Annotated[Any, Depends(get_user)]
+
+
+def _readable_dags(user: Any) -> set[str]:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return set(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
+
+
+def _may_read_assets(user: Any) -> bool:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return bool(get_auth_manager().is_authorized_asset(method="GET", user=user))
+
+
+def _ui_base() -> str:
+    from urllib.parse import urlsplit
+
+    from airflow.configuration import conf
+
+    return urlsplit(conf.get("api", "base_url", fallback="") or "").path.rstrip("/")
+
+
+def _ti_url(row: Any) -> str:
+    base = _ui_base()
+    dag, run, task = (quote(str(v), safe="") for v in (row.dag_id, row.run_id, row.task_id))
+    path = f"{base}/dags/{dag}/runs/{run}/tasks/{task}"
+    return path + (f"/mapped/{row.map_index}" if getattr(row, "map_index", -1) >= 0 else "")
+
+
+def _console_base(conn_id: str, cache: dict[str, str | None]) -> str | None:
+    if conn_id not in cache:
+        cache[conn_id] = None
+        try:
+            from airflow.models.connection import Connection
+
+            from xportcn_provider.connection import DEFAULT_CONSOLE_URL, EXTRA_CONSOLE_URL
+
+            extra = Connection.get_connection_from_secrets(conn_id).extra_dejson
+            cache[conn_id] = str(extra.get(EXTRA_CONSOLE_URL) or DEFAULT_CONSOLE_URL)
+        except Exception:
+            cache[conn_id] = None
+    return cache[conn_id]
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _xcom_value(raw: Any) -> Any:
+    if isinstance(raw, bytes | str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def read_page_data(
+    dag_ids: set[str], *, may_read_assets: bool
+) -> tuple[list[mon.WaitRow], list[mon.CreatedRow], list[dict[str, Any]] | None, bool]:
+    """Three bounded queries: in-flight waits (with rendered fields), created objects, messages."""
+    import sqlalchemy as sa
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    waits: list[mon.WaitRow] = []
+    created: list[mon.CreatedRow] = []
+    messages: list[dict[str, Any]] | None = None
+    if not dag_ids:
+        return waits, created, [] if may_read_assets else None, False
+    with create_session(scoped=False) as session:
+        query = (
+            sa.select(
+                TI.dag_id,
+                TI.run_id,
+                TI.task_id,
+                TI.map_index,
+                TI.state,
+                TI.operator,
+                TI.start_date,
+                TI.queued_dttm,
+                RTIF.rendered_fields,
+            )
+            .outerjoin(
+                RTIF,
+                sa.and_(
+                    RTIF.dag_id == TI.dag_id,
+                    RTIF.run_id == TI.run_id,
+                    RTIF.task_id == TI.task_id,
+                    RTIF.map_index == TI.map_index,
+                ),
+            )
+            .where(
+                TI.state.in_(mon.IN_FLIGHT_STATES),
+                TI.operator.in_(list(mon.WAIT_OPERATORS)),
+                TI.dag_id.in_(sorted(dag_ids)),
+            )
+            .order_by(TI.start_date)
+            .limit(MAX_WAITS + 1)
+        )
+        rows = session.execute(query).all()
+        for r in rows[:MAX_WAITS]:
+            row = mon.describe_wait(
+                dag_id=r.dag_id,
+                run_id=r.run_id,
+                task_id=r.task_id,
+                map_index=r.map_index,
+                state=str(r.state),
+                operator=r.operator or "",
+                rendered=r.rendered_fields if isinstance(r.rendered_fields, dict) else None,
+                since=_as_utc(r.start_date or r.queued_dttm),
+            )
+            if row is not None:
+                waits.append(row)
+        xcoms = session.execute(
+            sa.select(
+                XComModel.key,
+                XComModel.value,
+                XComModel.dag_id,
+                XComModel.run_id,
+                XComModel.task_id,
+                XComModel.map_index,
+                XComModel.timestamp,
+            )
+            .where(XComModel.key.in_(list(mon.CREATED_KEYS)), XComModel.dag_id.in_(sorted(dag_ids)))
+            .order_by(XComModel.timestamp.desc())
+            .limit(MAX_CREATED)
+        ).all()
+        for x in xcoms:
+            item = mon.describe_created(
+                key=x.key,
+                value=_xcom_value(x.value),
+                dag_id=x.dag_id,
+                run_id=x.run_id,
+                task_id=x.task_id,
+                map_index=x.map_index,
+                at=_as_utc(x.timestamp),
+            )
+            if item is not None:
+                created.append(item)
+        if may_read_assets:
+            events = session.execute(
+                sa.select(AssetEvent.timestamp, AssetEvent.extra, AssetModel.uri)
+                .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+                .where(AssetModel.uri.like("xportcn://%"))
+                .order_by(AssetEvent.id.desc())
+                .limit(MAX_MESSAGES)
+            ).all()
+            messages = []
+            for e in events:
+                extra = e.extra if isinstance(e.extra, dict) else {}
+                obj = extra.get("refund_id") if extra.get("kind") == "refunds" else extra.get("order_id")
+                messages.append(
+                    {
+                        "at": e.timestamp.strftime("%Y-%m-%d %H:%M:%S") if e.timestamp else "—",
+                        "uri": e.uri,
+                        "type": extra.get("message_type", "—"),
+                        "object": obj or "—",
+                        "status": extra.get("status") or extra.get("raw_status") or "—",
+                        "stale": bool(extra.get("stale")),
+                    }
+                )
+    return waits, created, messages, len(rows) > MAX_WAITS
+
+
+# --- live status (task tab) ---------------------------------------------------------------------
+
+_live_cache: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+_live_lock = threading.Lock()
+
+#: kind -> (read endpoint, payload field) for the live read; read endpoints only.
+LIVE_READS: dict[str, tuple[str, str]] = {
+    "order": ("order_detail", "orderId"),
+    "refund": ("refund_detail", "refundId"),
+    "package": ("package_detail", "outOrderId"),
+    "logistics": ("order_logistics", "orderId"),
+}
+
+
+def _client_for(conn_id: str) -> tuple[Any, str, str]:
+    """A read client for the task's connection: (client, base URL, console URL)."""
+    from dataclasses import replace
+
+    from airflow.models.connection import Connection
+
+    from xportcn_provider.api.client import XportcnClient
+    from xportcn_provider.connection import read_connection
+
+    conn = Connection.get_connection_from_secrets(conn_id)
+    config = read_connection(conn, conn.extra_dejson)
+    settings = replace(config.settings, timeout=LIVE_TIMEOUT_SECONDS, max_retries=0)
+    return XportcnClient(config.credentials, settings), settings.base_url, config.console_url
+
+
+def live_status(conn_id: str, kind: str, object_id: str) -> dict[str, Any]:
+    """Read one object now (cached for :data:`LIVE_CACHE_SECONDS`); errors become a message."""
+    from xportcn_provider.api.errors import XportcnError
+    from xportcn_provider.links import console_link
+
+    key = (conn_id, kind, object_id)
+    now = time.monotonic()
+    with _live_lock:
+        cached = _live_cache.get(key)
+    if cached is not None and now - cached[0] < LIVE_CACHE_SECONDS:
+        return {**cached[1], "cached": True}
+    endpoint, field = LIVE_READS[kind]
+    result: dict[str, Any] = {"read_at": datetime.now(UTC).strftime("%H:%M:%S"), "cached": False}
+    try:
+        client, base_url, console_url = _client_for(conn_id)
+        result["base_url"] = base_url
+        try:
+            data = client.call(endpoint, {field: object_id})
+        finally:
+            client.close()
+        record = data if isinstance(data, dict) else {"data": data}
+        result["status"] = record.get("status") or record.get("trackingNumber")
+        result["record"] = json.dumps(record, ensure_ascii=False, indent=2, default=str)[:20_000]
+        result["console"] = console_link(console_url, kind, object_id)
+    except XportcnError as err:
+        result["error"] = f"Could not read {kind} {object_id}: {err.message}"
+    except Exception as err:  # never a stack trace on the page
+        result["error"] = f"Could not read {kind} {object_id}: {type(err).__name__}"
+    with _live_lock:
+        _live_cache[key] = (now, result)
+    return result
+
+
+def read_task_objects(dag_id: str, run_id: str, task_id: str, map_index: int) -> dict[str, Any]:
+    """The objects one task instance waits on (rendered fields) or created (XCom keys)."""
+    import sqlalchemy as sa
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session(scoped=False) as session:
+        ti = session.execute(
+            sa.select(TI.operator, TI.state, TI.start_date, RTIF.rendered_fields)
+            .outerjoin(
+                RTIF,
+                sa.and_(
+                    RTIF.dag_id == TI.dag_id,
+                    RTIF.run_id == TI.run_id,
+                    RTIF.task_id == TI.task_id,
+                    RTIF.map_index == TI.map_index,
+                ),
+            )
+            .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id == task_id, TI.map_index == map_index)
+        ).first()
+        if ti is None:
+            raise HTTPException(status_code=404, detail="Task instance not found")
+        xcoms = session.execute(
+            sa.select(XComModel.key, XComModel.value).where(
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run_id,
+                XComModel.task_id == task_id,
+                XComModel.map_index == map_index,
+                XComModel.key.in_(list(mon.CREATED_KEYS)),
+            )
+        ).all()
+    rendered = ti.rendered_fields if isinstance(ti.rendered_fields, dict) else {}
+    conn_id = str(rendered.get("xportcn_conn_id") or "xportcn_default")
+    objects: list[tuple[str, str, str]] = []
+    wait = mon.describe_wait(
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=task_id,
+        map_index=map_index,
+        state=str(ti.state),
+        operator=ti.operator or "",
+        rendered=rendered,
+        since=None,
+    )
+    if wait is not None and wait.primary_id is not None:
+        objects.append((wait.kind, wait.primary_id[1], f"waits on ({wait.primary_id[0]})"))
+    for x in xcoms:
+        kind = mon.CREATED_KEYS[x.key]
+        value = _xcom_value(x.value)
+        if value not in (None, "") and (kind, str(value)) not in {(k, i) for k, i, _ in objects}:
+            objects.append((kind, str(value), f"XCom {x.key}"))
+    return {"conn_id": conn_id, "objects": objects}
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+
+def monitor_router() -> APIRouter:
+    """``/ui/`` (nav page), ``/ui/task`` (task tab), ``/ui/api/in-flight`` (the same rows as JSON)."""
+    router = APIRouter(prefix="/ui")
+
+    async def page_rows(
+        user: Any, dag_id: str | None, kind: str | None, hours: float | None
+    ) -> dict[str, Any]:
+        dag_ids = _readable_dags(user)
+        waits, created, messages, truncated = await run_in_threadpool(
+            read_page_data, dag_ids, may_read_assets=_may_read_assets(user)
+        )
+        now = datetime.now(UTC)
+        chosen = mon.select_waits(waits, now=now, dag_id=dag_id, kind=kind, older_than_hours=hours)
+        return {
+            "dag_ids": sorted(dag_ids),
+            "waits": chosen,
+            "created": created,
+            "messages": messages,
+            "truncated": truncated,
+            "now": now,
+        }
+
+    @router.get("/", response_class=HTMLResponse)
+    async def nav_page(
+        request: Request,
+        user: UserDep,
+        dag_id: str | None = None,
+        kind: str | None = None,
+        older_than_hours: str | None = None,
+    ) -> HTMLResponse:
+        hours = mon.parse_hours(older_than_hours)
+        data = await page_rows(user, dag_id or None, kind or None, hours)
+        consoles: dict[str, str | None] = {}
+
+        def console(row: mon.WaitRow) -> str | None:
+            from xportcn_provider.links import console_link
+
+            base = _console_base(row.conn_id, consoles)
+            target = row.console_target
+            return console_link(base, *target) if base and target else None
+
+        html = PAGE.render(
+            style=STYLE,
+            user=getattr(user, "get_name", lambda: "?")(),
+            now=data["now"].strftime("%Y-%m-%d %H:%M"),
+            now_dt=data["now"],
+            dag_count=len(data["dag_ids"]),
+            dag_ids=data["dag_ids"],
+            kinds=mon.KINDS,
+            f_dag=dag_id,
+            f_kind=kind,
+            f_hours=older_than_hours,
+            waits=data["waits"],
+            truncated=data["truncated"],
+            max_waits=MAX_WAITS,
+            created=data["created"],
+            messages=data["messages"],
+            ti_url=_ti_url,
+            console=console,
+        )
+        return HTMLResponse(html)
+
+    @router.get("/api/in-flight")
+    async def in_flight(
+        user: UserDep,
+        dag_id: str | None = None,
+        kind: str | None = None,
+        older_than_hours: str | None = None,
+    ) -> dict[str, Any]:
+        data = await page_rows(user, dag_id or None, kind or None, mon.parse_hours(older_than_hours))
+        now = data["now"]
+        return {
+            "waits": [
+                {
+                    "dag_id": w.dag_id,
+                    "run_id": w.run_id,
+                    "task_id": w.task_id,
+                    "map_index": w.map_index,
+                    "state": w.state,
+                    "kind": w.kind,
+                    "ids": dict(w.ids),
+                    "target": w.target,
+                    "failure": w.failure,
+                    "since": w.since.isoformat() if w.since else None,
+                    "age_hours": w.age_hours(now),
+                }
+                for w in data["waits"]
+            ],
+            "created": [
+                {
+                    "kind": c.kind,
+                    "id": c.object_id,
+                    "dag_id": c.dag_id,
+                    "run_id": c.run_id,
+                    "task_id": c.task_id,
+                }
+                for c in data["created"]
+            ],
+            "messages": data["messages"],
+        }
+
+    @router.get("/task", response_class=HTMLResponse)
+    async def task_tab(
+        dag_id: str, run_id: str, task_id: str, user: UserDep, map_index: int = -1
+    ) -> HTMLResponse:
+        if dag_id not in _readable_dags(user):
+            raise HTTPException(status_code=403, detail="Forbidden")
+        found = await run_in_threadpool(read_task_objects, dag_id, run_id, task_id, map_index)
+        objects = []
+        base_url = None
+        for kind, object_id, source in found["objects"]:
+            live = await run_in_threadpool(live_status, found["conn_id"], kind, object_id)
+            base_url = base_url or live.get("base_url")
+            objects.append({"kind": kind, "id": object_id, "source": source, **live})
+        html = TAB.render(
+            style=STYLE,
+            dag_id=dag_id,
+            run_id=run_id,
+            task_id=task_id,
+            map_index=map_index,
+            conn_id=found["conn_id"],
+            base_url=base_url,
+            objects=objects,
+        )
+        return HTMLResponse(html)
+
+    return router
