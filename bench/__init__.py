@@ -4,4 +4,12 @@ One module per benchmark, each with ``NAME``, ``GOAL`` and ``run(quick: bool) ->
 ``results.json`` entry (see :func:`bench._common.result`); :mod:`bench.run` runs them all.
 """
 
-BENCHMARKS = ("hook_overhead", "wait_scale", "wait_scale_5k", "parse_cost", "sync_memory", "push_latency")
+BENCHMARKS = (
+    "hook_overhead",
+    "wait_scale",
+    "wait_scale_5k",
+    "parse_cost",
+    "sync_memory",
+    "push_latency",
+    "ui_page",
+)
