@@ -27,6 +27,7 @@ from xportcn_provider.operators import (
     XportcnCreateInternationalLogisticsOrderOperator,
     XportcnCreateOrderOperator,
     XportcnCreateRefundOperator,
+    XportcnForecastPackageOperator,
     XportcnFreightPreviewOperator,
     XportcnPackageInboundOperator,
     XportcnPayOrderOperator,
@@ -255,6 +256,91 @@ CASES: list[Case] = [
         "trigger: max_consecutive_errors zero",
         trigger(REFUND_WAIT, max_consecutive_errors=0),
         "max_consecutive_errors",
+    ),
+    # --- id formats (issue 14 item 2; api/ids.py): a malformed id fails naming it, no call -------
+    Case("pay: order_id not a 1688 order id", op(XportcnPayOrderOperator, order_id="ORDER-abc"), "order_id"),
+    Case(
+        "refund reasons: order_id not a 1688 order id",
+        op(XportcnRefundReasonsOperator, order_id="ORDER-abc"),
+        "order_id",
+    ),
+    Case(
+        "refund: sub-order id not a number",
+        op(XportcnCreateRefundOperator, **{**REFUND, "order_entry_ids": ["entry-1"]}),
+        "order_entry_ids",
+    ),
+    Case(
+        "cancel refund: refund_id without its letters",
+        op(XportcnCancelRefundOperator, refund_id="12345"),
+        "refund_id",
+    ),
+    Case(
+        "return goods: refund_id not a refund id",
+        op(
+            XportcnSubmitReturnLogisticsOperator,
+            refund_id="refund-1",
+            logistics_company_no="YTO",
+            freight_bill="YT1",
+        ),
+        "refund_id",
+    ),
+    Case(
+        "forecast: alibaba_order_id not a 1688 order id",
+        op(
+            XportcnForecastPackageOperator,
+            out_order_id="PKG-1",
+            logistics_tracking_number="YT1",
+            alibaba_order_id="ali-1",
+        ),
+        "alibaba_order_id",
+    ),
+    Case(
+        "order sensor: order_id not a 1688 order id",
+        sensor(XportcnOrderStatusSensor, order_id="ORDER-abc"),
+        "order_id",
+    ),
+    Case(
+        "order sensor: order_id not a Taobao order id",
+        sensor(XportcnOrderStatusSensor, order_id="T5", platform="taobao"),
+        "order_id",
+    ),
+    Case(
+        "refund sensor: refund_id not a refund id",
+        sensor(XportcnRefundStatusSensor, refund_id="R-1"),
+        "refund_id",
+    ),
+    Case(
+        "logistics sensor: order_id not a 1688 order id",
+        sensor(XportcnLogisticsStatusSensor, order_id="ORDER-abc"),
+        "order_id",
+    ),
+    Case(
+        "trigger: refundId not a refund id", trigger({**REFUND_WAIT, "body": {"refundId": "x1"}}), "refund_id"
+    ),
+    Case(
+        "trigger: orderId not a 1688 order id",
+        trigger(
+            {
+                "endpoint": "order_detail",
+                "body": {"orderId": "ORDER-abc"},
+                "status_field": "status",
+                "vocabulary": "order",
+                "targets": ["success"],
+            }
+        ),
+        "order_id",
+    ),
+    Case("hook: order_detail order_id", lambda: XportcnHook().order_detail(order_id="ORDER-abc"), "order_id"),
+    Case("hook: refund_cancel refund_id", lambda: XportcnHook().refund_cancel(refund_id="abc"), "refund_id"),
+    Case(
+        "hook: refund_create order_entry_ids",
+        lambda: XportcnHook().refund_create(
+            order_id="2618493058261900001",
+            order_entry_ids=["1", "e2"],
+            dispute_request="refund",
+            apply_payment=1,
+        ),
+        "order_entry_ids",
     ),
     # --- the connection (read on first use: hook, operator and sensor alike) -------------------
     Case("conn: no user_id", read_orders, "extra.user_id", conn={"drop": ("extra.user_id",)}),

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from xportcn_provider.api import statuses as st
 from xportcn_provider.api.endpoints import get_endpoint
 from xportcn_provider.api.errors import XportcnValidationError
+from xportcn_provider.api.ids import check_body_ids
 
 Outcome = Literal["success", "failure", "waiting"]
 StatusInput = Iterable[object] | str | None
@@ -102,6 +103,9 @@ class WaitSpec:
                 "the server and would be re-sent if the triggerer restarts.",
                 parameter="endpoint",
             )
+        # Ids of a known format (api/ids.py), here so that sensors, waiting operators and the
+        # trigger (rebuilt from its serialized spec) all refuse a malformed one before any poll.
+        check_body_ids(self.endpoint, self.body)
         if not isinstance(self.status_field, str) or not self.status_field.strip():
             raise XportcnValidationError(
                 "status_field must be a non-empty dotted path.", parameter="status_field"

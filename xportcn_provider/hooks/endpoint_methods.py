@@ -12,6 +12,7 @@ from typing import Any
 
 from xportcn_provider.api.endpoints import get_endpoint
 from xportcn_provider.api.errors import XportcnValidationError
+from xportcn_provider.api.ids import check_body_ids
 from xportcn_provider.api.statuses import ORDER_STATUS
 
 Json = Any
@@ -63,6 +64,7 @@ def build_body(name: str, fields: Mapping[str, Any], extra: Extra = None) -> dic
             raise XportcnValidationError(
                 f"{name}: {_snake(field)} ({field!r}) is required.", parameter=_snake(field), endpoint=name
             )
+    check_body_ids(name, body)  # a malformed order/refund id fails here, naming it, with no call
     return body
 
 

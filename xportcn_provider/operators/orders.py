@@ -45,9 +45,9 @@ from xportcn_provider.operators.validation import (
     caller_id,
     optional_id,
     optional_str,
-    require_id,
     require_items,
     require_mapping,
+    require_order_id,
     require_positive_int,
 )
 
@@ -374,7 +374,7 @@ class XportcnPayOrderOperator(XportcnBaseOperator):
         self.order_id = order_id
 
     def build_request(self) -> dict[str, Any]:
-        return {"order_id": require_id(self.order_id, "order_id"), "extra": self.extra_body()}
+        return {"order_id": require_order_id(self.order_id, "order_id"), "extra": self.extra_body()}
 
     def perform(self, context: Context, request: dict[str, Any]) -> Any:
         order_id = request["order_id"]

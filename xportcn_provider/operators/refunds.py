@@ -56,10 +56,12 @@ from xportcn_provider.operators.validation import (
     optional_str_list,
     require_choice,
     require_id,
-    require_id_list,
     require_items,
+    require_order_id,
     require_positive_int,
+    require_refund_id,
     require_str,
+    require_sub_order_ids,
 )
 
 if TYPE_CHECKING:
@@ -131,10 +133,10 @@ class XportcnRefundReasonsOperator(XportcnBaseOperator):
 
     def build_request(self) -> dict[str, Any]:
         return {
-            "order_id": require_id(self.order_id, "order_id"),
+            "order_id": require_order_id(self.order_id, "order_id"),
             "order_entry_ids": None
             if self.order_entry_ids in (None, "", [])
-            else require_id_list(self.order_entry_ids, "order_entry_ids"),
+            else require_sub_order_ids(self.order_entry_ids, "order_entry_ids"),
             "goods_status": optional_choice(self.goods_status, "goods_status", GOODS_STATUSES),
             "extra": self.extra_body(),
         }
@@ -446,8 +448,8 @@ class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperat
 
     def build_request(self) -> dict[str, Any]:
         request = {
-            "order_id": require_id(self.order_id, "order_id"),
-            "order_entry_ids": require_id_list(self.order_entry_ids, "order_entry_ids"),
+            "order_id": require_order_id(self.order_id, "order_id"),
+            "order_entry_ids": require_sub_order_ids(self.order_entry_ids, "order_entry_ids"),
             "dispute_request": require_choice(self.dispute_request, "dispute_request", DISPUTE_REQUESTS),
             "apply_payment": require_positive_int(self.apply_payment, "apply_payment"),
             "apply_carriage": optional_non_negative_int(self.apply_carriage, "apply_carriage"),
@@ -467,7 +469,7 @@ class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperat
         self._wait = wait_settings(self.poll_interval, self.timeout)
         if self._wait_enabled:
             optional_bool(self.deferrable, "deferrable")
-            refund_wait("0", target_statuses=self.target_statuses)  # validates the status names
+            refund_wait("TQ0", target_statuses=self.target_statuses)  # validates the status names
         return request
 
     def perform(self, context: Context, request: dict[str, Any]) -> Any:
@@ -575,7 +577,7 @@ class XportcnSubmitReturnLogisticsOperator(XportcnBaseOperator):
 
     def build_request(self) -> dict[str, Any]:
         return {
-            "refund_id": require_id(self.refund_id, "refund_id"),
+            "refund_id": require_refund_id(self.refund_id, "refund_id"),
             "logistics_company_no": require_id(self.logistics_company_no, "logistics_company_no"),
             "freight_bill": require_id(self.freight_bill, "freight_bill"),
             "description": optional_str(self.description, "description"),
@@ -646,7 +648,7 @@ class XportcnCancelRefundOperator(XportcnBaseOperator):
         self.refund_id = refund_id
 
     def build_request(self) -> dict[str, Any]:
-        return {"refund_id": require_id(self.refund_id, "refund_id"), "extra": self.extra_body()}
+        return {"refund_id": require_refund_id(self.refund_id, "refund_id"), "extra": self.extra_body()}
 
     def _status(self, refund_id: str) -> str | None:
         refund = self.hook.refund_detail(refund_id=refund_id)

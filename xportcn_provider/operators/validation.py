@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from xportcn_provider.api import ids
 from xportcn_provider.api.errors import XportcnValidationError
 
 #: Largest request body an operator sends (JSON, UTF-8). Larger is almost certainly a mistake
@@ -29,19 +30,40 @@ def is_blank(value: Any) -> bool:
 
 
 def require_id(value: Any, parameter: str) -> str:
-    """A remote or caller id: a non-empty string or an integer, returned as a stripped string."""
-    if is_blank(value):
-        raise invalid(parameter, "is required (a non-empty id).")
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise invalid(parameter, f"must be a string or an integer id, got {type(value).__name__}.")
-    text = str(value).strip()
-    if len(text) > 128 or any(ch.isspace() for ch in text):
-        raise invalid(parameter, f"{text[:40]!r} does not look like an id (no spaces, at most 128 chars).")
-    return text
+    """An id whose format no page shows: a non-empty string or an integer, no whitespace.
+
+    Ids whose format is known have their own check below (``api/ids.py``, one per kind).
+    """
+    return ids.loose_id(value, parameter)
 
 
 def optional_id(value: Any, parameter: str) -> str | None:
     return None if is_blank(value) else require_id(value, parameter)
+
+
+def require_order_id(value: Any, parameter: str = "order_id") -> str:
+    """A 1688 order id: digits only (``2618493058261900001``)."""
+    return ids.ORDER_1688.check(value, parameter)
+
+
+def optional_order_id(value: Any, parameter: str) -> str | None:
+    return None if is_blank(value) else require_order_id(value, parameter)
+
+
+def require_refund_id(value: Any, parameter: str = "refund_id") -> str:
+    """A 1688 refund id: two letters then digits (``TQ260923837649136042``)."""
+    return ids.REFUND.check(value, parameter)
+
+
+def require_sub_order_ids(value: Any, parameter: str = "order_entry_ids") -> list[str]:
+    """A non-empty list of 1688 sub-order ids (``subItemID``: digits), no duplicates."""
+    entries = require_id_list(value, parameter)
+    for index, entry in enumerate(entries):
+        try:
+            ids.SUB_ORDER_1688.check(entry, f"{parameter}[{index}]")
+        except XportcnValidationError as err:
+            raise invalid(parameter, err.message.split(": ", 1)[1]) from None
+    return entries
 
 
 def caller_id(value: Any, parameter: str) -> str:

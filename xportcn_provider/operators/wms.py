@@ -26,6 +26,7 @@ from xportcn_provider.operators.validation import (
     caller_id,
     optional_id,
     optional_mapping,
+    optional_order_id,
     optional_positive_number,
     optional_str,
     optional_str_list,
@@ -116,7 +117,7 @@ class XportcnForecastPackageOperator(_PackageOperator):
             "logistics_tracking_number": require_id(
                 self.logistics_tracking_number, "logistics_tracking_number"
             ),
-            "alibaba_order_id": optional_id(self.alibaba_order_id, "alibaba_order_id"),
+            "alibaba_order_id": optional_order_id(self.alibaba_order_id, "alibaba_order_id"),
             "items": _package_items(self.items),
             "extra": self.extra_body(),
         }
@@ -193,7 +194,7 @@ class XportcnUpdatePackageOperator(_PackageOperator):
             "logistics_tracking_number": optional_id(
                 self.logistics_tracking_number, "logistics_tracking_number"
             ),
-            "alibaba_order_id": optional_id(self.alibaba_order_id, "alibaba_order_id"),
+            "alibaba_order_id": optional_order_id(self.alibaba_order_id, "alibaba_order_id"),
             "items": _package_items(self.items),
             "extra": self.extra_body(),
         }
@@ -314,7 +315,7 @@ class XportcnPackageInboundOperator(_PackageOperator):
             "logistics_tracking_number": require_id(
                 self.logistics_tracking_number, "logistics_tracking_number"
             ),
-            "alibaba_order_id": optional_id(self.alibaba_order_id, "alibaba_order_id"),
+            "alibaba_order_id": optional_order_id(self.alibaba_order_id, "alibaba_order_id"),
             "quality_inspection_info": _inspection(self.quality_inspection_info),
             "extra": self.extra_body(),
         }

@@ -52,13 +52,21 @@ def params_of(name: str) -> dict[str, inspect.Parameter]:
     return dict(inspect.signature(getattr(XportcnEndpointMethods, name)).parameters)
 
 
+KNOWN_FORMAT_VALUES: dict[str, Any] = {
+    "order_id": "2618493058261900001",
+    "refund_id": "TQ260923837649136042",
+    "order_entry_ids": ["3618493058261900001"],
+}
+
+
 def dummy_kwargs(name: str) -> dict[str, Any]:
     """A value for every keyword the method requires (types are not checked before HTTP)."""
     values: dict[str, Any] = {}
     for pname, p in params_of(name).items():
         if pname == "self" or p.default is not inspect.Parameter.empty:
             continue
-        values[pname] = f"v-{pname}"
+        # ids of a known format (api/ids.py) must look like one; the rest is not checked
+        values[pname] = KNOWN_FORMAT_VALUES.get(pname, f"v-{pname}")
     return values
 
 
@@ -125,16 +133,16 @@ def test_either_or_fields(name: str) -> None:
 def test_none_fields_are_dropped_and_extra_passes_through() -> None:
     hook = Recorder()
     hook.refund_create(
-        order_id="O1",
-        order_entry_ids=["E1"],
+        order_id="1001",
+        order_entry_ids=["3001"],
         dispute_request="refund",
         apply_payment=6400,
         extra={"newServerField": 1},
     )
     ((_, body),) = hook.calls
     assert body == {
-        "orderId": "O1",
-        "orderEntryIds": ["E1"],
+        "orderId": "1001",
+        "orderEntryIds": ["3001"],
         "disputeRequest": "refund",
         "applyPayment": 6400,
         "newServerField": 1,
@@ -152,13 +160,13 @@ def test_extra_may_not_repeat_a_keyword_field() -> None:
 
 def test_extra_may_supply_a_field_left_as_none() -> None:
     hook = Recorder()
-    hook.order_detail(order_id="O1", extra={"webSite": "1688"})
-    assert hook.calls == [("order_detail", {"orderId": "O1", "webSite": "1688"})]
+    hook.order_detail(order_id="1001", extra={"webSite": "1688"})
+    assert hook.calls == [("order_detail", {"orderId": "1001", "webSite": "1688"})]
 
 
 def test_extra_must_be_a_mapping() -> None:
     with pytest.raises(XportcnValidationError) as exc:
-        Recorder().order_detail(order_id="O1", extra=[("webSite", "1688")])  # type: ignore[arg-type]
+        Recorder().order_detail(order_id="1001", extra=[("webSite", "1688")])  # type: ignore[arg-type]
     assert exc.value.parameter == "extra"
 
 

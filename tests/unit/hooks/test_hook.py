@@ -297,7 +297,7 @@ def test_endpoint_override_is_applied(
     )
     requests_mock.post(BASE_URL + "/alibaba/ka/refund/apply", text=envelope(data={"refundId": REFUND_ID}))
     data = XportcnHook().refund_create(
-        order_id="O1", order_entry_ids=["E1"], dispute_request="refund", apply_payment=100
+        order_id="1001", order_entry_ids=["3001"], dispute_request="refund", apply_payment=100
     )
     assert data == {"refundId": REFUND_ID}
     assert requests_mock.last_request.url == BASE_URL + "/alibaba/ka/refund/apply"

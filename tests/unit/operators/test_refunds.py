@@ -47,7 +47,7 @@ def create_op(**kwargs) -> XportcnCreateRefundOperator:
     defaults = dict(
         task_id="refund",
         order_id=ORDER_ID,
-        order_entry_ids=["e1"],
+        order_entry_ids=["3001"],
         dispute_request="refund",
         apply_payment=3200,
         goods_status="not_received",
@@ -66,14 +66,14 @@ def test_reasons(api):
 
 
 def test_create_refund_when_none_is_open(api):
-    api.on("order_detail", order(item("e1"), item("e2")))
+    api.on("order_detail", order(item("3001"), item("3002")))
     api.on("refund_create", {"refundId": REFUND_ID})
     store, ti = FakeStore(), FakeTI()
     assert create_op().execute(make_context(ti, store)) == REFUND_ID
     assert api.names == ["order_detail", "refund_create"]
     assert api.body("refund_create") == {
         "orderId": ORDER_ID,
-        "orderEntryIds": ["e1"],
+        "orderEntryIds": ["3001"],
         "disputeRequest": "refund",
         "applyPayment": 3200,
         "goodsStatus": "not_received",
@@ -83,29 +83,29 @@ def test_create_refund_when_none_is_open(api):
         "refund_url": f"{CONSOLE_URL}/refund/detail?refundId={REFUND_ID}",
         "order_id": ORDER_ID,
     }
-    sent = store.data.pop(f"xportcn:refund:{ORDER_ID}:e1:sent")  # written just before sending
+    sent = store.data.pop(f"xportcn:refund:{ORDER_ID}:3001:sent")  # written just before sending
     assert isinstance(sent, float)
-    assert store.data == {f"xportcn:refund:{ORDER_ID}:e1": REFUND_ID}
+    assert store.data == {f"xportcn:refund:{ORDER_ID}:3001": REFUND_ID}
 
 
 def test_open_refund_on_the_same_sub_orders_is_reused(api):
-    api.on("order_detail", order(item("e1", REFUND_ID), item("e2")))
-    api.on("refund_detail", refund("waitselleragree", ["e1"]))
+    api.on("order_detail", order(item("3001", REFUND_ID), item("3002")))
+    api.on("refund_detail", refund("waitselleragree", ["3001"]))
     assert create_op().execute(make_context()) == REFUND_ID
     assert api.names == ["order_detail", "refund_detail"]
 
 
 def test_closed_refund_is_not_reused(api):
-    api.on("order_detail", order(item("e1", "TQ-old")))
-    api.on("refund_detail", refund("refundclose", ["e1"]))
+    api.on("order_detail", order(item("3001", "TQ-old")))
+    api.on("refund_detail", refund("refundclose", ["3001"]))
     api.on("refund_create", {"refundId": REFUND_ID})
     assert create_op().execute(make_context()) == REFUND_ID
     assert api.names == ["order_detail", "refund_detail", "refund_create"]
 
 
 def test_open_refund_covering_other_sub_orders_is_a_clear_error(api):
-    api.on("order_detail", order(item("e1", REFUND_ID), item("e2", REFUND_ID)))
-    api.on("refund_detail", refund("waitbuyersend", ["e1", "e2"]))
+    api.on("order_detail", order(item("3001", REFUND_ID), item("3002", REFUND_ID)))
+    api.on("refund_detail", refund("waitbuyersend", ["3001", "3002"]))
     with pytest.raises(XportcnValidationError) as err:
         create_op().execute(make_context())
     assert err.value.parameter == "order_entry_ids"
@@ -114,28 +114,28 @@ def test_open_refund_covering_other_sub_orders_is_a_clear_error(api):
 
 
 def test_unknown_sub_order_is_refused_before_create(api):
-    api.on("order_detail", order(item("e1")))
-    with pytest.raises(XportcnValidationError, match="e9 is not a sub-order") as err:
-        create_op(order_entry_ids=["e9"]).execute(make_context())
+    api.on("order_detail", order(item("3001")))
+    with pytest.raises(XportcnValidationError, match="3009 is not a sub-order") as err:
+        create_op(order_entry_ids=["3009"]).execute(make_context())
     assert err.value.parameter == "order_entry_ids"
 
 
 def test_lost_answer_then_retry_reuses_the_refund(api):
     context = make_context(FakeTI(), FakeStore())
-    api.on("order_detail", order(item("e1")))
+    api.on("order_detail", order(item("3001")))
     api.on("refund_create", requests.ConnectionError("dropped"))
     with pytest.raises(XportcnTransientError):
         create_op().execute(context)
-    api.on("order_detail", order(item("e1", REFUND_ID)))
-    api.on("refund_detail", refund("waitselleragree", ["e1"]))
+    api.on("order_detail", order(item("3001", REFUND_ID)))
+    api.on("refund_detail", refund("waitselleragree", ["3001"]))
     assert create_op().execute(context) == REFUND_ID
     assert api.names.count("refund_create") == 1
 
 
 def test_store_reconnects_without_lookup(api):
     store = FakeStore()
-    store.data[f"xportcn:refund:{ORDER_ID}:e1,e2"] = REFUND_ID
-    assert create_op(order_entry_ids=["e2", "e1"]).execute(make_context(store=store)) == REFUND_ID
+    store.data[f"xportcn:refund:{ORDER_ID}:3001,3002"] = REFUND_ID
+    assert create_op(order_entry_ids=["3002", "3001"]).execute(make_context(store=store)) == REFUND_ID
     assert api.calls == []
 
 
@@ -146,9 +146,9 @@ def test_reuse_can_be_switched_off(api):
 
 
 def test_wait_for_completion_defers_with_the_refund_wait(api):
-    api.on("order_detail", order(item("e1")))
+    api.on("order_detail", order(item("3001")))
     api.on("refund_create", {"refundId": REFUND_ID})
-    api.on("refund_detail", refund("waitselleragree", ["e1"]))
+    api.on("refund_detail", refund("waitselleragree", ["3001"]))
     ti = FakeTI()
     op = create_op(wait_for_completion=True, deferrable=True, poll_interval=30, timeout=3600)
     with pytest.raises(TaskDeferred) as deferred:
@@ -169,17 +169,17 @@ def test_wait_for_completion_defers_with_the_refund_wait(api):
 
 
 def test_wait_for_completion_synchronously(api):
-    api.on("order_detail", order(item("e1")))
+    api.on("order_detail", order(item("3001")))
     api.on("refund_create", {"refundId": REFUND_ID})
-    api.on("refund_detail", refund("waitselleragree", ["e1"]), refund("refundsuccess", ["e1"]))
+    api.on("refund_detail", refund("waitselleragree", ["3001"]), refund("refundsuccess", ["3001"]))
     op = create_op(wait_for_completion=True, deferrable=False, poll_interval=0.01)
     assert op.execute(make_context()) == REFUND_ID
 
 
 def test_wait_for_a_custom_target(api):
-    api.on("order_detail", order(item("e1")))
+    api.on("order_detail", order(item("3001")))
     api.on("refund_create", {"refundId": REFUND_ID})
-    api.on("refund_detail", refund("waitbuyersend", ["e1"]))
+    api.on("refund_detail", refund("waitbuyersend", ["3001"]))
     op = create_op(wait_for_completion=True, deferrable=True, target_statuses="waitbuyersend")
     assert op.execute(make_context()) == REFUND_ID
 
@@ -188,7 +188,7 @@ def test_wait_for_a_custom_target(api):
 
 
 def test_cancel_an_open_refund(api):
-    api.on("refund_detail", refund("waitselleragree", ["e1"]), refund("refundclose", ["e1"]))
+    api.on("refund_detail", refund("waitselleragree", ["3001"]), refund("refundclose", ["3001"]))
     api.on("refund_cancel", "售后订单取消成功")
     ti = FakeTI()
     assert (
@@ -199,14 +199,14 @@ def test_cancel_an_open_refund(api):
 
 
 def test_cancel_an_already_closed_refund_is_success_without_a_cancel_call(api):
-    api.on("refund_detail", refund("refundclose", ["e1"]))
+    api.on("refund_detail", refund("refundclose", ["3001"]))
     assert XportcnCancelRefundOperator(task_id="c", refund_id=REFUND_ID).execute(make_context()) == REFUND_ID
     assert api.names == ["refund_detail"]
 
 
 def test_cancel_conflict_on_a_closed_refund_is_success(api):
     # The first cancel went through but its answer was lost: the retry sees a conflict.
-    api.on("refund_detail", refund("waitselleragree", ["e1"]), refund("refundclose", ["e1"]))
+    api.on("refund_detail", refund("waitselleragree", ["3001"]), refund("refundclose", ["3001"]))
     api.fail("refund_cancel", 409, "售后单状态不允许取消")
     assert XportcnCancelRefundOperator(task_id="c", refund_id=REFUND_ID).execute(make_context()) == REFUND_ID
     assert api.names == ["refund_detail", "refund_cancel", "refund_detail"]
@@ -214,7 +214,7 @@ def test_cancel_conflict_on_a_closed_refund_is_success(api):
 
 def test_cancel_of_a_succeeded_refund_fails_without_a_cancel_call(api):
     # issue 14 item 6: terminal and paid out, so nothing is sent and the error says why.
-    api.on("refund_detail", refund("refundsuccess", ["e1"]))
+    api.on("refund_detail", refund("refundsuccess", ["3001"]))
     api.fail("refund_cancel", 409, "refund already succeeded")
     with pytest.raises(XportcnConflictError, match=r"already refundsuccess \(succeeded\); nothing to cancel"):
         XportcnCancelRefundOperator(task_id="c", refund_id=REFUND_ID).execute(make_context())
@@ -223,7 +223,7 @@ def test_cancel_of_a_succeeded_refund_fails_without_a_cancel_call(api):
 
 def test_cancel_conflict_when_the_refund_succeeds_meanwhile_is_raised(api):
     # Open at the read, succeeded by the time the cancel arrives: the server's conflict stands.
-    api.on("refund_detail", refund("waitsellerreceive", ["e1"]), refund("refundsuccess", ["e1"]))
+    api.on("refund_detail", refund("waitsellerreceive", ["3001"]), refund("refundsuccess", ["3001"]))
     api.fail("refund_cancel", 409, "refund already succeeded")
     with pytest.raises(XportcnConflictError):
         XportcnCancelRefundOperator(task_id="c", refund_id=REFUND_ID).execute(make_context())
@@ -250,8 +250,8 @@ def test_submit_return_logistics(api):
     recorded = {"logisticsCompanyNo": "YTO", "freightBill": "YT123"}
     api.on(
         "refund_detail",
-        refund("waitbuyersend", ["e1"], returnLogistics=None),
-        refund("waitsellerreceive", ["e1"], returnLogistics=recorded),  # the read-back
+        refund("waitbuyersend", ["3001"], returnLogistics=None),
+        refund("waitsellerreceive", ["3001"], returnLogistics=recorded),  # the read-back
     )
     api.on("refund_return_submit", "退货信息提交成功")
     ti = FakeTI()
@@ -266,7 +266,7 @@ def test_submit_return_logistics(api):
 
 def test_submit_return_logistics_twice_is_skipped(api):
     recorded = {"logisticsCompanyNo": "YTO", "freightBill": "YT123"}
-    api.on("refund_detail", refund("waitsellerreceive", ["e1"], returnLogistics=recorded))
+    api.on("refund_detail", refund("waitsellerreceive", ["3001"], returnLogistics=recorded))
     assert return_op().execute(make_context()) == REFUND_ID
     assert api.names == ["refund_detail"]
 

@@ -281,44 +281,44 @@ def test_order_sensor_accepts_group_and_raw_targets(xportcn_conn: str, requests_
 
 
 def test_taobao_order_sensor_reads_numeric_codes_from_the_list(xportcn_conn: str, requests_mock: Any) -> None:
-    page = {"list": [{"orderId": "T5", "status": 11}], "total": 1, "pageNo": 1, "pageSize": 1}
-    requests_mock.post(TAOBAO_URL, [ok({**page, "list": [{"orderId": "T5", "status": 10}]}), ok(page)])
-    sensor = XportcnOrderStatusSensor(task_id="o", order_id="T5", platform="Taobao")
+    page = {"list": [{"orderId": "4105", "status": 11}], "total": 1, "pageNo": 1, "pageSize": 1}
+    requests_mock.post(TAOBAO_URL, [ok({**page, "list": [{"orderId": "4105", "status": 10}]}), ok(page)])
+    sensor = XportcnOrderStatusSensor(task_id="o", order_id="4105", platform="Taobao")
     assert not sensor.poke({}).is_done
     assert sensor.poke({}).is_done
-    assert requests_mock.last_request.json() == {"orderId": "T5", "pageNo": 1, "pageSize": 20}
+    assert requests_mock.last_request.json() == {"orderId": "4105", "pageNo": 1, "pageSize": 20}
 
 
 def test_taobao_order_sensor_reads_the_row_of_its_order_not_the_first(
     xportcn_conn: str, requests_mock: Any
 ) -> None:
     """Issue 11 item 3: a service ignoring the orderId filter ended a wait with another order's status."""
-    other = {"orderId": "T9", "status": 11}
+    other = {"orderId": "4109", "status": 11}
     requests_mock.post(
         TAOBAO_URL,
         [
-            ok({"list": [other, {"orderId": "T5", "status": 0}], "total": 2}),
+            ok({"list": [other, {"orderId": "4105", "status": 0}], "total": 2}),
             ok({"list": [other], "total": 1}),
         ],
     )
-    sensor = XportcnOrderStatusSensor(task_id="o", order_id="T5", platform="taobao")
-    assert not sensor.poke({}).is_done  # T9 is shipped, T5 is not paid: keep waiting
-    with pytest.raises(XportcnWaitFailure, match="none with orderId=T5"):
+    sensor = XportcnOrderStatusSensor(task_id="o", order_id="4105", platform="taobao")
+    assert not sensor.poke({}).is_done  # 4109 is shipped, 4105 is not paid: keep waiting
+    with pytest.raises(XportcnWaitFailure, match="none with orderId=4105"):
         sensor.poke({})  # only other orders listed: not "not yet" for ever
 
 
 def test_taobao_closed_order_fails(xportcn_conn: str, requests_mock: Any) -> None:
-    requests_mock.post(TAOBAO_URL, **ok({"list": [{"orderId": "T5", "status": "4"}], "total": 1}))
+    requests_mock.post(TAOBAO_URL, **ok({"list": [{"orderId": "4105", "status": "4"}], "total": 1}))
     with pytest.raises(XportcnWaitFailure, match="closed"):
-        XportcnOrderStatusSensor(task_id="o", order_id="T5", platform="taobao").poke({})
+        XportcnOrderStatusSensor(task_id="o", order_id="4105", platform="taobao").poke({})
 
 
 def test_taobao_order_not_listed_fails_unless_a_grace_is_given(xportcn_conn: str, requests_mock: Any) -> None:
     """Issue 11 item 8: an empty list is not "not yet" for ever (a wrong id waited 7 days)."""
     requests_mock.post(TAOBAO_URL, **ok({"list": [], "total": 0}))
     with pytest.raises(XportcnWaitFailure, match="listed no row"):
-        XportcnOrderStatusSensor(task_id="o", order_id="T5", platform="taobao").poke({})
-    sensor = XportcnOrderStatusSensor(task_id="o", order_id="T5", platform="taobao", not_found_grace=1)
+        XportcnOrderStatusSensor(task_id="o", order_id="4105", platform="taobao").poke({})
+    sensor = XportcnOrderStatusSensor(task_id="o", order_id="4105", platform="taobao", not_found_grace=1)
     assert not sensor.poke({}).is_done
     with pytest.raises(XportcnWaitFailure, match="after 2 read"):
         sensor.poke({})
