@@ -294,3 +294,29 @@ async def test_the_async_client_settles_a_lost_write_the_same_way(
     assert answer["outOrderId"] == body["outOrderId"] and answer["duplicate"] is True
     assert control.state()["orders"] == 1 and control.state()["logistics_orders"] == 1
     assert [c["endpoint"] for c in control.calls("order_create")] == ["order_create"]
+
+
+@pytest.mark.parametrize("dedupe", [True, False], ids=["dedupe", "no-dedupe"])
+@pytest.mark.parametrize("variant", ["nested_ids", "read_lag", "ignore_filters", "list_null"])
+def test_the_look_up_after_a_lost_create_survives_a_service_that_answers_differently(
+    xportcn_sandbox: SandboxHandle, dedupe: bool, variant: str
+) -> None:
+    """The look-up is right or loud: nested ids and a late read find the order, a list that is
+    null is "not there", a service that ignores the filter stops the client — never a 2nd order."""
+    control = xportcn_sandbox.control
+    control.set_dedupe(dedupe)
+    control.seed_orders(3)  # other orders, which a service ignoring the filter would list
+    control.set_variants(variant)
+    client = _client(xportcn_sandbox, settle=0.3)
+    body = _setup_order_create(client, control)
+    control.inject("commit_then_drop", endpoint="order_create")
+    try:
+        answer = client.call("order_create", body)
+    except XportcnOutcomeUnknownError as unknown:  # loud: the page held only other orders
+        assert variant == "ignore_filters" and "ignores the outOrderId filter" in str(unknown)
+    else:  # right: the order found is ours (the filter-ignoring page happened to hold it)
+        assert answer["outOrderId"] == body["outOrderId"] and answer["orderId"]
+    finally:
+        client.close()
+    assert control.state()["orders"] == 4
+    assert [c["endpoint"] for c in control.calls()].count("order_create") == 1

@@ -140,7 +140,7 @@ def find_by_out_order_id(data: Any, out_order_id: str, endpoint: str) -> dict[st
                 f"{endpoint}: the order with outOrderId {out_order_id} has no orderId (nor baseInfo.id).",
                 endpoint=endpoint,
             )
-        return {**row, "orderId": order_id}
+        return {**row, "orderId": order_id, "outOrderId": out_order_id}
     if rows:
         raise CannotVerify(
             f"{endpoint} was asked for outOrderId {out_order_id} and answered {len(rows)} other order(s): "
