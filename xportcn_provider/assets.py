@@ -15,6 +15,9 @@ Each event's ``extra`` is the normalised message (see ``PushMessage.event_extra`
 The ``xportcn`` scheme is registered in the provider info (``asset-uris``) with
 :func:`sanitize_uri` as its handler, so Airflow rejects a malformed ``xportcn://`` URI when a DAG
 file is parsed instead of silently scheduling on an asset nobody updates.
+
+:func:`order_partitions` is the other kind: the folder ``XportcnOrdersToStorageOperator`` writes
+daily order partitions into (a ``file://``, ``s3://``, … URI, not ``xportcn://``).
 """
 
 from __future__ import annotations
@@ -53,3 +56,16 @@ def sanitize_uri(uri: SplitResult) -> SplitResult:
     if uri.query:
         raise ValueError("xportcn asset URI takes no query string")
     return uri._replace(path=f"/{kind}")
+
+
+def order_partitions(destination: object) -> Asset:
+    """The Asset ``XportcnOrdersToStorageOperator`` updates by default for ``destination``.
+
+    Same URL normalisation as the operator (``/data/orders/`` → ``file:///data/orders``, a
+    connection id in the URL dropped), so a downstream DAG can write
+    ``schedule=[order_partitions("s3://bucket/orders")]`` without spelling the URI by hand.
+    Each event's ``extra`` lists the partitions the run wrote (see ``docs/operators.md``).
+    """
+    from xportcn_provider.transfers.storage import destination_url
+
+    return Asset(uri=destination_url(destination))

@@ -338,6 +338,10 @@ def test_the_destination_is_an_outlet_asset_and_its_event_says_what_was_written(
         ],
         "orders": 24,
     }
+    from xportcn_provider.assets import order_partitions
+
+    assert order_partitions(f"file://{tmp_path}/orders") == op.outlets[0]  # what downstream DAGs schedule on
+    assert order_partitions("s3://aws_default@bucket/orders/") == Asset(uri="s3://bucket/orders")
     templated = Asset(name="xportcn_orders", uri="s3://bucket/orders")
     assert _operator("{{ params.path }}", asset=templated).outlets == [templated]
     assert _operator(str(tmp_path), asset=False).outlets == []
