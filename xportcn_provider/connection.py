@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from xportcn_provider.api.client import (
     DEFAULT_BASE_URL,
@@ -77,16 +78,48 @@ def _extra_value(extra: Mapping[str, Any], key: str) -> Any:
 
 
 def base_url_of(conn: ConnectionLike, extra: Mapping[str, Any]) -> str:
-    """The API base URL: a full URL in ``host``, or host/port/schema with ``protocol`` (https)."""
+    """The API base URL: a full URL in ``host``, or host/port/schema with ``protocol`` (https).
+
+    A full URL may come with the form's Port field filled in (the connection-list Test button
+    needs a stored port, see ``get_provider_info``): the scheme's default port, or the URL's own
+    port, change nothing; another port is put into a URL that names none; a URL naming a
+    different port is an error naming ``port``.
+    """
     host = (conn.host or "").strip()
     if not host:
         return DEFAULT_BASE_URL
     if "://" in host:
-        return host.rstrip("/")
+        return _with_port(host.rstrip("/"), conn.port)
     protocol = str(_extra_value(extra, EXTRA_PROTOCOL) or "https")
     netloc = f"{host}:{conn.port}" if conn.port else host
     path = (conn.schema or "api").strip("/")
     return f"{protocol}://{netloc}/{path}" if path else f"{protocol}://{netloc}"
+
+
+def _with_port(url: str, port: int | None) -> str:
+    """``url`` with the connection's ``port`` applied (see :func:`base_url_of`)."""
+    if not port:  # None, or the 0 a form sends for an empty field
+        return url
+    try:
+        parts = urlsplit(url)
+        own = parts.port
+    except ValueError:
+        return url  # ClientSettings refuses a malformed URL, naming host
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    if own is not None:
+        if own != int(port):
+            raise XportcnValidationError(
+                f"Connection port {port} differs from the port in its host URL ({own}); "
+                "clear one or make them equal.",
+                parameter="port",
+            )
+        return url
+    if int(port) == default or parts.hostname is None:
+        return url
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _number(extra: Mapping[str, Any], key: str, default: float, cast: type) -> Any:

@@ -60,10 +60,20 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "xportcn_provider.hooks.xportcn.XportcnHook",
                 "hook-name": "Xportcn",
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port"],
-                    "relabeling": {"host": "Base URL", "login": "Access Key", "password": "Access Secret"},
+                    # The port stays visible: Airflow 3.3.2's connection-list Test button sends
+                    # port 0 for a connection stored without one, and the REST API refuses the test
+                    # ("The host or port to test differs from the stored connection"). With the port
+                    # filled in (443), what the list sends matches what is stored (issue 14 item 4).
+                    "hidden-fields": ["schema"],
+                    "relabeling": {
+                        "host": "Base URL",
+                        "port": "Port (443 for https)",
+                        "login": "Access Key",
+                        "password": "Access Secret",
+                    },
                     "placeholders": {
                         "host": "https://www.xportcn.com/api",
+                        "port": "443",
                         "login": "32 hex chars from the Xport console",
                         "password": "Access Secret (never logged)",
                         "user_id": "e.g. 2100008388036",

@@ -134,10 +134,12 @@ def test_field_behaviours(probe: dict[str, Any]) -> None:
     behaviours = probe["behaviours"]
     assert behaviours["relabeling"] == {
         "host": "Base URL",
+        "port": "Port (443 for https)",
         "login": "Access Key",
         "password": "Access Secret",
     }
-    assert set(behaviours["hidden_fields"]) == {"schema", "port"}
+    # the port stays in the form: the connection list's Test needs it stored (issue 14 item 4)
+    assert set(behaviours["hidden_fields"]) == {"schema"}
     assert behaviours["placeholders"]["extra__xportcn__user_id"]
 
 

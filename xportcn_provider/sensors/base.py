@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +55,16 @@ if TYPE_CHECKING:
 
 #: task_state_store key holding ``{"try": n, "errors": k}`` across reschedules.
 ERROR_COUNT_KEY = "xportcn_sensor_consecutive_errors"
+
+#: Shortest wait between two pokes in ``reschedule`` mode (seconds). Airflow 3.3 keeps the same
+#: try number across reschedules, so the executor's "success" for one poke's process carries the
+#: same key as the next poke. When that event reaches the scheduler *after* it has queued the next
+#: poke (the reschedule date has passed), the scheduler takes it for a task killed externally
+#: ("finished with state success, but the task instance's state attribute is queued") and puts the
+#: sensor up for retry (apache/airflow#71172). On a busy 2-core machine the event came 5 s after the
+#: poke; with ``poke_interval=5`` that lost two runs of two. 30 s leaves that window a wide margin.
+#: See docs/e2e.md, "Reschedule mode and short intervals".
+MIN_RESCHEDULE_INTERVAL = 30.0
 
 
 class XportcnStatusSensorBase(BaseSensorOperator):
@@ -123,8 +135,42 @@ class XportcnStatusSensorBase(BaseSensorOperator):
         self.not_found_grace = not_found_grace
         self.deferrable = deferrable
         self.max_consecutive_errors = check_max_consecutive_errors(max_consecutive_errors)
+        #: The poke_interval asked for, when reschedule mode raised it (logged again on execute).
+        self.requested_poke_interval: float | None = None
+        if not deferrable:  # a deferred wait never reschedules: its poke_interval is the trigger's
+            self._keep_reschedule_safe()
         self._spec: WaitSpec | None = None
         self._state: PollState | None = None
+
+    def _keep_reschedule_safe(self) -> None:
+        """In ``reschedule`` mode, raise a ``poke_interval``/``max_wait`` below 30 s, with a warning.
+
+        A shorter interval races the scheduler (see :data:`MIN_RESCHEDULE_INTERVAL`): the sensor is
+        failed and retried although nothing went wrong. Raising it (rather than refusing the DAG)
+        keeps a DAG written for ``poke`` mode working when someone switches it to reschedule.
+        """
+        if self.mode != "reschedule" or self.poke_interval >= MIN_RESCHEDULE_INTERVAL:
+            if self.mode == "reschedule" and self.max_wait is not None:
+                self._raise_max_wait()
+            return
+        self.requested_poke_interval = float(self.poke_interval)
+        self.poke_interval = MIN_RESCHEDULE_INTERVAL
+        if self.max_wait is not None:
+            self._raise_max_wait()
+        warnings.warn(self._reschedule_message(), UserWarning, stacklevel=3)
+
+    def _raise_max_wait(self) -> None:
+        if self.max_wait is not None and self.max_wait.total_seconds() < MIN_RESCHEDULE_INTERVAL:
+            self.max_wait = timedelta(seconds=MIN_RESCHEDULE_INTERVAL)
+
+    def _reschedule_message(self) -> str:
+        return (
+            f"Xportcn sensor {self.task_id!r}: poke_interval={self.requested_poke_interval:g}s in "
+            f"reschedule mode is raised to {MIN_RESCHEDULE_INTERVAL:g}s. Airflow 3.3 can mistake the "
+            "end of one poke for a task killed externally when the next poke is queued first "
+            "(apache/airflow#71172), and fails the sensor into a retry. For short intervals use "
+            "deferrable=True (or mode='poke'); see docs/e2e.md, 'Reschedule mode and short intervals'."
+        )
 
     # --- what to wait for (subclasses) ----------------------------------------------------------
     def build_spec(self) -> WaitSpec:
@@ -169,6 +215,8 @@ class XportcnStatusSensorBase(BaseSensorOperator):
         return self._state
 
     def execute(self, context: Context) -> Any:
+        if self.requested_poke_interval is not None:  # said at parse time; say it in the task log too
+            self.log.warning("%s", self._reschedule_message())
         # Validate ids and statuses (rendered by now) before any HTTP call, in every mode.
         self._spec = self._full_spec()
         self._state = PollState(self._spec, self.max_consecutive_errors)
