@@ -86,27 +86,7 @@ def test_booking_resend_is_only_as_safe_as_the_service(
 def test_freight_preview_then_booking(xportcn_sandbox, airflow_db, monkeypatch, tmp_path):
     use_sandbox(monkeypatch, xportcn_sandbox, max_retries=0)
     run = run_dag(
-        monkeypatch,
-        tmp_path / "bundle",
-        "xp_ops_intl_logistics",
-        f"""
-        from xportcn_provider.operators.logistics import (
-            XportcnCreateInternationalLogisticsOrderOperator,
-            XportcnFreightPreviewOperator,
-        )
-        preview = XportcnFreightPreviewOperator(
-            task_id="freight_preview", receiver_address={RECEIVER!r}, render_items={LINES!r}
-        )
-        book = XportcnCreateInternationalLogisticsOrderOperator(
-            task_id="book",
-            render_id="{{{{ ti.xcom_pull(task_ids='freight_preview', key='render_id') }}}}",
-            receiver_address={RECEIVER!r},
-            line_items={LINES!r},
-            retries=1,
-            retry_delay=dt.timedelta(seconds=0),
-        )
-        preview >> book
-        """,
+        monkeypatch, tmp_path / "bundle", "xp_ops_intl_logistics", BOOKING_DAG.replace("ON_UNKNOWN", "'fail'")
     )
     assert run.state == "success"
     assert try_numbers(run)["book"] == ("success", 1)

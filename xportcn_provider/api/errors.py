@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Mapping
 from datetime import UTC
-from typing import Literal
+from typing import Any, Literal
 
 SUCCESS_CODE = 200
 
@@ -412,25 +412,15 @@ def _make(
     not_processed: bool = False,
 ) -> XportcnError:
     """Build ``cls``; the retryable classes also carry the server's ``Retry-After`` hint."""
+    fields: dict[str, Any] = {
+        "endpoint": endpoint,
+        "http_status": http_status,
+        "code": code,
+        "msg": msg,
+        "request_id": request_id,
+    }
+    if issubclass(cls, XportcnRateLimitError | XportcnTransientError):
+        fields["retry_after"] = parse_retry_after(retry_after)
     if issubclass(cls, XportcnTransientError):
-        return cls(
-            text,
-            retry_after=parse_retry_after(retry_after),
-            not_processed=not_processed,
-            endpoint=endpoint,
-            http_status=http_status,
-            code=code,
-            msg=msg,
-            request_id=request_id,
-        )
-    if issubclass(cls, XportcnRateLimitError):
-        return cls(
-            text,
-            retry_after=parse_retry_after(retry_after),
-            endpoint=endpoint,
-            http_status=http_status,
-            code=code,
-            msg=msg,
-            request_id=request_id,
-        )
-    return cls(text, endpoint=endpoint, http_status=http_status, code=code, msg=msg, request_id=request_id)
+        fields["not_processed"] = not_processed
+    return cls(text, **fields)
