@@ -189,3 +189,18 @@ def describe_created(
     if kind is None or object_id is None:
         return None
     return CreatedRow(kind, object_id, dag_id, run_id, task_id, map_index, at)
+
+
+def first_mentions(rows: Iterable[CreatedRow]) -> list[CreatedRow]:
+    """One row per object: the earliest task that pushed its id (the creator, not later users).
+
+    ``create_order`` and ``pay_order`` both push ``order_id``; the page lists the order once,
+    newest objects first.
+    """
+    first: dict[tuple[str, str], CreatedRow] = {}
+    for row in rows:
+        key = (row.kind, row.object_id)
+        known = first.get(key)
+        if known is None or (row.at is not None and (known.at is None or row.at < known.at)):
+            first[key] = row
+    return sorted(first.values(), key=lambda r: r.at.timestamp() if r.at else 0.0, reverse=True)

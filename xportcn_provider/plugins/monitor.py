@@ -206,7 +206,7 @@ def read_page_data(
                         "stale": bool(extra.get("stale")),
                     }
                 )
-    return waits, created, messages, len(rows) > MAX_WAITS
+    return waits, mon.first_mentions(created), messages, len(rows) > MAX_WAITS
 
 
 # --- live status (task tab) ---------------------------------------------------------------------
@@ -433,11 +433,13 @@ def monitor_router() -> APIRouter:
 
     @router.get("/task", response_class=HTMLResponse)
     async def task_tab(
-        dag_id: str, run_id: str, task_id: str, user: UserDep, map_index: int = -1
+        dag_id: str, run_id: str, task_id: str, user: UserDep, map_index: str = "-1"
     ) -> HTMLResponse:
         if dag_id not in _readable_dags(user):
             raise HTTPException(status_code=403, detail="Forbidden")
-        found = await run_in_threadpool(read_task_objects, dag_id, run_id, task_id, map_index)
+        # The UI leaves "{MAP_INDEX}" unreplaced for a task that is not mapped.
+        index = int(map_index) if map_index.lstrip("-").isdigit() else -1
+        found = await run_in_threadpool(read_task_objects, dag_id, run_id, task_id, index)
         objects = []
         base_url = None
         for kind, object_id, source in found["objects"]:
@@ -449,7 +451,7 @@ def monitor_router() -> APIRouter:
             dag_id=dag_id,
             run_id=run_id,
             task_id=task_id,
-            map_index=map_index,
+            map_index=index,
             conn_id=found["conn_id"],
             base_url=base_url,
             objects=objects,

@@ -95,3 +95,24 @@ def test_created_objects_come_from_the_operators_xcom_keys() -> None:
         )
         is None
     )
+
+
+def test_an_object_is_listed_once_under_the_task_that_created_it() -> None:
+    def row(task_id: str, object_id: str, minutes: int) -> mon.CreatedRow:
+        made = mon.describe_created(
+            key="order_id",
+            value=object_id,
+            dag_id="d",
+            run_id="r",
+            task_id=task_id,
+            map_index=-1,
+            at=NOW + timedelta(minutes=minutes),
+        )
+        assert made is not None
+        return made
+
+    rows = [row("pay_order", "1", 2), row("create_order", "1", 1), row("create_order", "2", 5)]
+    assert [(r.object_id, r.task_id) for r in mon.first_mentions(rows)] == [
+        ("2", "create_order"),
+        ("1", "create_order"),
+    ]
