@@ -7,32 +7,34 @@ The worker also evaluates every link once when the task ends and stores the resu
 works even when the remote wait later fails.
 
 The console paths are the provider's best guess (the contract documents the API, not the web
-console); they live in :data:`CONSOLE_PATHS` and nowhere else, and the console's base URL comes
-from the connection's ``extra.console_url``.
+console); they live in :data:`xportcn_provider.api.console.CONSOLE_PATHS` (re-exported here) and
+nowhere else, and the console's base URL comes from the connection's ``extra.console_url``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
+
+from xportcn_provider.api.console import CONSOLE_PATHS, console_link
+
+__all__ = [
+    "CONSOLE_PATHS",
+    "URL_XCOM_KEYS",
+    "XportcnLogisticsLink",
+    "XportcnOrderLink",
+    "XportcnPackageLink",
+    "XportcnRefundLink",
+    "XportcnXComLink",
+    "console_link",
+]
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.definitions.context import Context
     from airflow.sdk.types import TaskInstanceKey
-
-#: Console page of each remote object, relative to ``console_url``; ``{id}`` is URL-quoted.
-CONSOLE_PATHS: Mapping[str, str] = {
-    "order": "/order/detail?orderId={id}",
-    "taobao_order": "/purchase/detail?orderId={id}",
-    "refund": "/refund/detail?refundId={id}",
-    "logistics": "/logistics/detail?logisticsOrderId={id}",
-    "package": "/wms/package/detail?outOrderId={id}",
-    "address": "/address/list?id={id}",
-}
 
 #: XCom key holding the console URL of each kind of object (the links read these keys).
 URL_XCOM_KEYS: Mapping[str, str] = {
@@ -43,15 +45,6 @@ URL_XCOM_KEYS: Mapping[str, str] = {
     "package": "package_url",
     "address": "address_url",
 }
-
-
-def console_link(console_url: str, kind: str, object_id: object) -> str:
-    """The console URL of one object; ``kind`` is a key of :data:`CONSOLE_PATHS`."""
-    try:
-        pattern = CONSOLE_PATHS[kind]
-    except KeyError:
-        raise ValueError(f"No console URL pattern for {kind!r}; known: {', '.join(CONSOLE_PATHS)}.") from None
-    return console_url.rstrip("/") + pattern.format(id=quote(str(object_id), safe=""))
 
 
 class XportcnXComLink(BaseOperatorLink):

@@ -68,7 +68,7 @@ with DAG(
     },
     params={
         "offer_id": Param("610000000001", type="string", title="1688 offer id"),
-        "spec_id": Param("b266e0726506185beaf205cbae88530d", type="string", title="1688 spec (SKU) id"),
+        "spec_id": Param("899fa7d32920ea4c73dd0385cf8c2244", type="string", title="1688 spec (SKU) id"),
         "quantity": Param(2, type="integer", minimum=1, title="Quantity"),
         "max_total_fen": Param(500_000, type="integer", minimum=1, title="Budget (fen)"),
         "receiver": Param(DEFAULT_RECEIVER, type="object", title="Receiver abroad"),

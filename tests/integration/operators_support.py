@@ -73,7 +73,7 @@ ADDRESS = {
     "areaText": "余杭区",
     "address": "文一西路 969 号",
 }
-CARGO = [{"offerId": "610947572360", "specId": "b266e0726506185beaf205cbae88a37e", "quantity": 2}]
+CARGO = [{"offerId": "610947572360", "specId": "aed41e23b750f9927722763ec5424583", "quantity": 2}]
 RECEIVER = {
     "name": "John Doe",
     "country": "US",

@@ -175,7 +175,9 @@ def test_cli_no_dedupe_plays_a_service_that_creates_twice() -> None:
         order = {
             "outOrderId": "cli-twice",
             "addressParam": {"fullName": "张三", "mobile": "13800000000", "address": "文一西路 969 号"},
-            "cargoParamList": [{"offerId": "610000000001", "specId": "s1", "quantity": 1}],
+            "cargoParamList": [
+                {"offerId": "610000000001", "specId": "899fa7d32920ea4c73dd0385cf8c2244", "quantity": 1}
+            ],
         }
         first, second = client.call("order_create", order), client.call("order_create", order)
         assert first["orderId"] != second["orderId"]

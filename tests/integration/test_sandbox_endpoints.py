@@ -26,7 +26,7 @@ ADDRESS = {
     "areaText": "余杭区",
     "address": "文一西路 1 号",
 }
-CARGO = [{"offerId": "610000000123", "specId": "b266e0726506185beaf205cbae88a8b4", "quantity": 2}]
+CARGO = [{"offerId": "610000000123", "specId": "e1ea9c356581580cab9497db23377fa4", "quantity": 2}]
 RECEIVER = {
     "name": "John Doe",
     "country": "US",

@@ -134,7 +134,8 @@ def test_refund_only(hook: Any, control: Any) -> None:
         hook.refund_create(
             order_id=order_id, order_entry_ids=[entry], dispute_request="refund", apply_payment=1
         )
-    with pytest.raises(XportcnConflictError, match="closed"):
+    # one wording for statuses (issue 14 item 6): a succeeded refund is "succeeded", not "closed"
+    with pytest.raises(XportcnConflictError, match=r"refundsuccess \(succeeded\) and cannot be cancelled"):
         hook.refund_cancel(refund_id=refund_id)
 
 

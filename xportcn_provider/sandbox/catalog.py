@@ -109,6 +109,32 @@ def product_detail(product_id: str, *, id_field: str, sku_field: str) -> dict[st
     return {id_field: product_id, "title": f"Sandbox product {product_id}", "skus": skus}
 
 
+def order_line_price(offer_id: str, spec_id: str | None, where: str) -> tuple[str, int]:
+    """The spec ordered and its unit price (fen), exactly as ``product_detail`` shows them.
+
+    Like a real 1688 order: an offer id that is not a number names no offer, and a ``specId``
+    that is not one of the offer's SKUs is refused (``UnknownProductError``, the message naming
+    ``where``). Without a ``specId`` the offer's first SKU is ordered.
+    """
+    if not offer_id.isdigit():
+        raise UnknownProductError(f"{where}.offerId {offer_id!r}: no such offer (商品不存在)")
+    skus = product_detail(offer_id, id_field="offerId", sku_field="specId")["skus"]
+    if spec_id is None:
+        return str(skus[0]["specId"]), int(skus[0]["price"])
+    for sku in skus:
+        if sku["specId"] == spec_id:
+            return spec_id, int(sku["price"])
+    known = ", ".join(str(sku["specId"]) for sku in skus)
+    raise UnknownProductError(
+        f"{where}.specId {spec_id!r} is not a spec of offer {offer_id} (规格不存在); "
+        f"its specs (product_detail): {known}"
+    )
+
+
+class UnknownProductError(ValueError):
+    """An order line names an offer or a spec the catalogue does not have."""
+
+
 def category(category_id: str) -> dict[str, Any]:
     """A node and its children; ``0`` is the root."""
     base = int(category_id) if category_id.isdigit() else _h(category_id) % 1000

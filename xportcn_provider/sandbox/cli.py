@@ -143,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ((name, value),) = handle.env().items()
         print(f"Xportcn sandbox on {handle.url}")
         print(f"  docs: {handle.base_url}/docs   control API: {handle.base_url}/_sandbox")
+        print(f"  console pages (the connection's console_url, for task links): {handle.console_url}")
         if args.variant:
             print(f"  variants: {', '.join(sorted(set(args.variant)))}")
         if args.no_dedupe:

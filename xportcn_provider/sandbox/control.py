@@ -7,12 +7,15 @@ not part of the Xportcn contract and are never signed; they are not logged in th
 
 from __future__ import annotations
 
+import html
+import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from xportcn_provider.api.console import CONSOLE_PATHS, console_route
 from xportcn_provider.api.signing import SIGNATURE_RULE_NAMES
 from xportcn_provider.sandbox.config import ConfigError
 from xportcn_provider.sandbox.defaults import API_PREFIX, CONTROL_PREFIX
@@ -69,6 +72,21 @@ class AdvanceSpec(BaseModel):
 def _fail(err: Exception) -> HTTPException:
     status = err.status if isinstance(err, ControlError) else 400
     return HTTPException(status_code=status, detail=str(err))
+
+
+#: Console kinds the sandbox keeps records of (``/records/{resource}/{id}``).
+SANDBOX_RECORDS = frozenset({"order", "taobao_order", "refund", "package", "logistics"})
+
+
+def _console_html(title: str, view: dict[str, Any] | None, problem: str | None) -> str:
+    """A plain page: the object's status first, then its whole record as the API serves it."""
+    body = f"<h1>{html.escape(title)}</h1>"
+    if problem is not None:
+        body += f"<p>{html.escape(problem)}</p>"
+    if view is not None:
+        body += f"<p>Status: <b>{html.escape(str(view.get('status')))}</b></p>"
+        body += f"<pre>{html.escape(json.dumps(view, ensure_ascii=False, indent=2, default=str))}</pre>"
+    return f"<html><head><title>{html.escape(title)}</title></head><body>{body}</body></html>"
 
 
 def control_router(sandbox: Sandbox) -> APIRouter:
@@ -241,6 +259,32 @@ def control_router(sandbox: Sandbox) -> APIRouter:
         if data is None:
             raise HTTPException(status_code=404, detail=f"voucher {voucher_id} not found")
         return Response(data, media_type="image/jpeg")
+
+    @router.get("/console/{page:path}", response_class=HTMLResponse)
+    def console_page(page: str, request: Request) -> HTMLResponse:
+        """The sandbox's own console pages, one per object kind of ``api/console.py``.
+
+        The connection the sandbox prints sets ``console_url`` to ``<base>/_sandbox/console``, so
+        the task links (order, refund, package, logistics) open these pages in a demo instead of
+        the real console, which knows nothing of sandbox objects.
+        """
+        path = "/" + page.strip("/")
+        for kind in CONSOLE_PATHS:
+            route, id_param = console_route(kind)
+            if route != path:
+                continue
+            object_id = request.query_params.get(id_param, "")
+            if kind not in SANDBOX_RECORDS:
+                return HTMLResponse(_console_html(f"Sandbox {kind} {object_id}", None, "kept by no record"))
+            try:
+                view = sandbox.get(kind, object_id)
+            except ControlError as err:
+                return HTMLResponse(
+                    _console_html(f"Sandbox {kind} {object_id}", None, str(err)), status_code=404
+                )
+            return HTMLResponse(_console_html(f"Sandbox {kind} {object_id}", view, None))
+        known = ", ".join(console_route(k)[0] for k in CONSOLE_PATHS)
+        raise HTTPException(status_code=404, detail=f"no sandbox console page {path}; pages: {known}")
 
     @router.get("/pay/{order_id}", response_class=HTMLResponse)
     def pay_page(order_id: str) -> str:

@@ -203,13 +203,17 @@ class Sandbox:
                 first = now - (count - 1) * step_seconds if start is None else time_value(start, "start")
             except ApiFailure as err:
                 raise ControlError(err.msg) from None
+            try:  # the same spec and price an order of this offer gets (product_detail's)
+                spec_id, price = catalog.order_line_price(offer_id, None, "offer")
+            except catalog.UnknownProductError as err:
+                raise ControlError(str(err)) from None
             ids = []
             for i in range(count):
                 created = first + i * step_seconds
                 out_id = f"{out_order_prefix}{store.ids.seed_number():06d}"
                 while out_id in store.orders_by_out_id:
                     out_id = f"{out_order_prefix}{store.ids.seed_number():06d}"
-                line = OrderItem("", offer_id, None, quantity, catalog.unit_price(offer_id))
+                line = OrderItem("", offer_id, spec_id, quantity, price)
                 order = new_order(store, out_id, [line], created)
                 if target != st.WAITBUYERPAY:
                     if target in st.ORDER_STATUS.groups["paid"]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from xportcn_provider.sandbox.client import SandboxControl
-from xportcn_provider.sandbox.defaults import API_PREFIX, SandboxCredentials
+from xportcn_provider.sandbox.defaults import API_PREFIX, CONTROL_PREFIX, SandboxCredentials
 
 #: Same value as ``xportcn_provider.connection.DEFAULT_CONN_ID``, repeated because the sandbox
 #: imports nothing of the provider outside ``xportcn_provider.api``.
@@ -53,11 +53,20 @@ class SandboxHandle:
         return self.base_url + API_PREFIX
 
     @property
+    def console_url(self) -> str:
+        """The sandbox's console pages (``/_sandbox/console``): where the task links point."""
+        return self.base_url + CONTROL_PREFIX + "/console"
+
+    @property
     def conn_uri(self) -> str:
-        """``xportcn://<key>:<secret>@127.0.0.1:<port>/api?user_id=<id>&protocol=http``."""
+        """``xportcn://<key>:<secret>@127.0.0.1:<port>/api?user_id=<id>&protocol=http&console_url=…``."""
         key, secret = quote(self.access_key, safe=""), quote(self.access_secret, safe="")
         user = quote(self.user_id, safe="")
-        return f"xportcn://{key}:{secret}@{self._netloc}{API_PREFIX}?user_id={user}&protocol=http"
+        console = quote(self.console_url, safe="")
+        return (
+            f"xportcn://{key}:{secret}@{self._netloc}{API_PREFIX}?user_id={user}&protocol=http"
+            f"&console_url={console}"
+        )
 
     @property
     def conn_json(self) -> str:
@@ -68,7 +77,7 @@ class SandboxHandle:
                 "host": self.url,
                 "login": self.access_key,
                 "password": self.access_secret,
-                "extra": {"user_id": self.user_id},
+                "extra": {"user_id": self.user_id, "console_url": self.console_url},
             }
         )
 

@@ -37,7 +37,7 @@ WAREHOUSE = {
     "areaText": "义乌市",
     "address": "Xport Warehouse, Gate 3",
 }
-OFFER_ID, SPEC_ID = "610000000001", "b266e0726506185beaf205cbae88530d"
+OFFER_ID, SPEC_ID = "610000000001", "899fa7d32920ea4c73dd0385cf8c2244"
 RECEIVER = {"name": "Jane Doe", "phone": "+1 555 0100", "address": "1 Main Street", "country": "US"}
 LINE = {"itemId": OFFER_ID, "skuId": SPEC_ID, "quantity": 1}
 ORDER_ITEMS = "ti.xcom_pull(task_ids='order_detail')['productItems']"

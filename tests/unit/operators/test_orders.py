@@ -33,7 +33,7 @@ ADDRESS = {
     "provinceText": "浙江省",
     "address": "文一西路 969 号",
 }
-CARGO = [{"offerId": "610947572360", "specId": "b266e0726506185beaf205cbae88a37e", "quantity": 2}]
+CARGO = [{"offerId": "610947572360", "specId": "aed41e23b750f9927722763ec5424583", "quantity": 2}]
 ORDER_ID = "2618493058261900001"
 EMPTY_PAGE = {"list": [], "total": 0, "pageNo": 1, "pageSize": 20}
 

@@ -24,7 +24,12 @@ def _order_lines(ctx: Context, body: Body) -> list[OrderItem]:
         offer_id = v.ident(cargo.get("offerId"), f"cargoParamList[{i}].offerId")
         spec_id = v.text(cargo["specId"], f"cargoParamList[{i}].specId") if cargo.get("specId") else None
         quantity = v.positive_int(cargo.get("quantity"), f"cargoParamList[{i}].quantity")
-        lines.append(OrderItem("", offer_id, spec_id, quantity, catalog.unit_price(offer_id, spec_id)))
+        # An unknown offer or spec is refused as 1688 would; prices are product_detail's.
+        try:
+            spec_id, price = catalog.order_line_price(offer_id, spec_id, f"cargoParamList[{i}]")
+        except catalog.UnknownProductError as err:
+            raise invalid(str(err)) from None
+        lines.append(OrderItem("", offer_id, spec_id, quantity, price))
     return lines
 
 
