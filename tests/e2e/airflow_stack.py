@@ -627,6 +627,65 @@ class AirflowStack:
             ),
         }
 
+    # -- reschedule mode and the UI's connection Test (issue 14 items 4 and 5) -------------------
+
+    def reschedules(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
+        """The ``task_reschedule`` rows of a task (one per poke that rescheduled), oldest first,
+        with ``gap`` = seconds from the poke's end to the date it asked to be run again."""
+        rows = self.query(
+            "SELECT tr.start_date, tr.end_date, tr.reschedule_date FROM task_reschedule tr "
+            "JOIN task_instance ti ON ti.id = tr.ti_id "
+            "WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ? ORDER BY tr.id",
+            (dag_id, run_id, task_id),
+        )
+        for row in rows:
+            row["gap"] = (_ts(str(row["reschedule_date"])) - _ts(str(row["end_date"]))).total_seconds()
+        return rows
+
+    def scheduler_state_mismatches(self, task_id: str) -> list[str]:
+        """Scheduler log lines where an executor's report contradicted a TI's state for ``task_id``
+        ("finished with state success, but the task instance's state attribute is queued")."""
+        log = self.component_log_dir / "scheduler.log"
+        if not log.exists():
+            return []
+        return [
+            line
+            for line in log.read_text(errors="replace").splitlines()
+            if "state attribute is" in line and f".{task_id} " in line
+        ]
+
+    def hook_meta(self, conn_type: str) -> dict[str, Any]:
+        """What the UI's connection form is built from (``GET /ui/connections/hook_meta``)."""
+        resp = self._http.get(
+            "/ui/connections/hook_meta", headers={"Authorization": f"Bearer {self.token()}"}
+        )
+        resp.raise_for_status()
+        return next(dict(m) for m in resp.json() if m["connection_type"] == conn_type)
+
+    def test_connection_from_list(self, conn_id: str) -> Any:
+        """Press the connection list's **Test** button: the request Airflow 3.3.2's UI sends.
+
+        The UI takes the row of ``GET /api/v2/connections`` and posts it to
+        ``/api/v2/connections/test`` with ``description``/``host``/``login``/``password``/
+        ``schema`` as ``?? ""``, ``extra`` ``""``/``null`` as ``"{}"``, and ``port`` as
+        ``Number(port)`` (``0`` for none); the password in that row is masked (``***``).
+        Returns the raw response (status 200 with ``{status, message}``, or the 400 refusal).
+        """
+        rows = self.api("GET", "connections", params={"limit": 1000})["connections"]
+        row = next(r for r in rows if r["connection_id"] == conn_id)
+        body = {
+            "conn_type": row["conn_type"],
+            "connection_id": row["connection_id"],
+            "description": row.get("description") or "",
+            "extra": "{}" if row.get("extra") in ("", None) else row["extra"],
+            "host": row.get("host") or "",
+            "login": row.get("login") or "",
+            "password": row.get("password") or "",
+            "port": int(row["port"]) if row.get("port") is not None else 0,
+            "schema": row.get("schema") or "",
+        }
+        return self.api("POST", "connections/test", json=body, ok=False)
+
 
 def _pg_query(sqlalchemy_url: str, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
     """One read-only query on Postgres, rows as dicts (psycopg2; the URL's ``+driver`` dropped)."""
