@@ -27,6 +27,7 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,14 @@ async def _wait_all(triggers: list[Any], timeout: float) -> list[tuple[float, An
 
 def child(side: str, ids_file: Path, interval: float, timeout: float) -> None:
     report = _silence_output()
+    try:
+        _child(report, side, ids_file, interval, timeout)
+    except BaseException:  # stderr is silenced: hand the parent the traceback instead
+        os.write(report, ("ERROR " + json.dumps(traceback.format_exc()) + "\n").encode())
+        raise
+
+
+def _child(report: int, side: str, ids_file: Path, interval: float, timeout: float) -> None:
     ids = json.loads(ids_file.read_text())
     triggers = _build_triggers(side, ids, interval)
     if side == "ours":
@@ -201,12 +210,17 @@ def _one_run(
     try:
         assert process.stdout is not None
         started = None
+        failure = None
         for line in process.stdout:
             if line.startswith("STARTED "):
                 started = float(line.split()[1])
                 break
+            if line.startswith("ERROR "):
+                failure = json.loads(line[6:])
+                break
         if started is None:
-            raise RuntimeError(f"wait_scale child ({side}) did not start: {process.communicate()[1][-3000:]}")
+            detail = failure or process.communicate()[1]
+            raise RuntimeError(f"wait_scale child ({side}, {n} waits) did not start: {detail[-3000:]}")
         time.sleep(max(0.0, started + flip_after - time.time()))
         flipped_at = time.time()
         control.configure(refund_agree_delay=0.0)
@@ -216,7 +230,8 @@ def _one_run(
             process.kill()
             process.wait()
     if process.returncode != 0:
-        raise RuntimeError(f"wait_scale child ({side}) failed:\n{err[-3000:]}")
+        errors = [json.loads(line[6:]) for line in out.splitlines() if line.startswith("ERROR ")]
+        raise RuntimeError(f"wait_scale child ({side}, {n} waits) failed:\n{(errors or [err])[-1][-3000:]}")
     data = json.loads(out.strip().splitlines()[-1])
     after = control.stats()
     polls = after["requests"] - before["requests"]

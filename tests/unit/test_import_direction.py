@@ -46,3 +46,19 @@ def test_loading_waiting_loads_no_trigger() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_dag_files_do_not_load_aiohttp() -> None:
+    """Operators, sensors and the hook import without aiohttp (~60 ms a DAG parse would pay).
+
+    Only the async side (a trigger running, or an ``AsyncXportcnClient`` making a call) loads it.
+    """
+    probe = (
+        "import sys, xportcn_provider.operators, xportcn_provider.sensors.status, "
+        "xportcn_provider.hooks.xportcn, xportcn_provider.triggers.status; "
+        "print('aiohttp' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip().splitlines()[-1] == "False"

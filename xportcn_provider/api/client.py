@@ -17,9 +17,8 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import requests
 import tenacity
 import urllib3
@@ -48,6 +47,9 @@ from xportcn_provider.api.signing import (
 )
 from xportcn_provider.api.transport import describe_failure, is_tls_failure, safe_url
 from xportcn_provider.api.verify import VERIFIERS, Lookup, arun_lookup, caller_key, run_lookup
+
+if TYPE_CHECKING:  # imported where used: DAG files import this module, and aiohttp costs ~60 ms
+    import aiohttp
 
 DEFAULT_BASE_URL = "https://www.xportcn.com/api"
 DEFAULT_TIMEOUT = 30.0
@@ -835,6 +837,8 @@ class AsyncXportcnClient(_ClientBase):
     async def _attempt(
         self, name: str, payload: Mapping[str, Any] | None, params: Mapping[str, Any] | None
     ) -> Envelope:
+        import aiohttp  # loaded once the async side is used (see the module's imports)
+
         session = self.session
         async with self.gate:
             # Signed here, after any wait for a slot, so the timestamp is as fresh as the request.
@@ -862,6 +866,8 @@ def new_session(settings: ClientSettings) -> aiohttp.ClientSession:
     Every attempt passes its own timeout, so the session's own is only a backstop. Must be called
     with the event loop running (aiohttp binds the session to it).
     """
+    import aiohttp
+
     connector = aiohttp.TCPConnector(
         limit=settings.max_connections,
         limit_per_host=settings.max_connections,
@@ -886,6 +892,8 @@ def attempt_timeout(settings: ClientSettings) -> aiohttp.ClientTimeout:
     connect limit) bounds everything else, body included, so a trickling answer cannot hold a
     call for ever. No per-read timer: re-arming one on every chunk costs CPU on every poll.
     """
+    import aiohttp
+
     return aiohttp.ClientTimeout(total=settings.timeout * 1.1, sock_connect=settings.timeout)
 
 
@@ -896,6 +904,8 @@ def transport_error(name: str, exc: BaseException, timeout: float) -> XportcnTra
     be made (refused, DNS, TLS handshake) or its connect timed out. Anything later — a read
     timeout, a disconnect, a cut body — may have reached the server, so it stays ``False``.
     """
+    import aiohttp
+
     kind = type(exc).__name__
     # Where and why in words (api/transport.py), the same as the sync client's.
     where = f" to {safe_url(base_url)}" if base_url else ""

@@ -33,11 +33,12 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar, cast
-
-import aiohttp
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from xportcn_provider.api.client import ClientSettings, new_session
+
+if TYPE_CHECKING:  # aiohttp itself is loaded when a session is first opened (DAG-parse cost)
+    import aiohttp
 
 log = logging.getLogger(__name__)
 

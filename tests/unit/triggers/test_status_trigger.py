@@ -12,6 +12,7 @@ import pytest
 from xportcn_provider.api.errors import XportcnValidationError
 from xportcn_provider.api.waits import WaitSpec, order_wait, refund_wait
 from xportcn_provider.hooks import async_client
+from xportcn_provider.hooks.xportcn import XportcnHook
 from xportcn_provider.triggers import status as trigger_module
 from xportcn_provider.triggers.status import XportcnStatusTrigger
 
@@ -162,6 +163,9 @@ async def test_timeout_at_the_absolute_deadline_reports_the_last_status(
     xportcn_conn: str, fake_server: FakeXportcn
 ) -> None:
     fake_server.then(status("waitbuyersend"))
+    # The connection is read before the clock starts (it is shared by the loop's triggers for a
+    # minute), so the timed window holds polls only, not Airflow's connection lookup.
+    await XportcnHook(xportcn_conn_id=xportcn_conn).aget_config()
     started = time.time()
     [event] = await all_events(make_trigger(poll_interval=0.1, deadline=started + 0.35))
     elapsed = time.time() - started
@@ -169,9 +173,10 @@ async def test_timeout_at_the_absolute_deadline_reports_the_last_status(
     assert event["value"] == "waitbuyersend"
     assert event["record"] == status("waitbuyersend")
     assert "refund_id=TQ1" in event["message"] and "waitbuyersend" in event["message"]
-    # Polls at 0, .1, .2, .3 and a last one exactly at the deadline, never sleeping past it.
+    # Polls at 0, .1, .2, .3 and a last one exactly at the deadline, never sleeping past it (a
+    # loaded machine may fit one poll fewer in the window, never one more).
     assert 0.35 <= elapsed < 0.7
-    assert len(fake_server.requests) == 5
+    assert len(fake_server.requests) in (4, 5)
 
 
 async def test_deadline_already_past_polls_once_then_times_out(
