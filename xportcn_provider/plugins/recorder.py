@@ -58,6 +58,7 @@ _table_ready = False
 _table_lock = threading.Lock()
 _last_prune = 0.0
 PRUNE_EVERY_SECONDS = 600.0
+_write_lock = threading.Lock()
 
 
 def ensure_receipts_table() -> None:
@@ -156,7 +157,11 @@ def record_push(conn_id: str, message: PushMessage) -> Recorded:
     ensure_receipts_table()
     uri = asset_uri(conn_id, message.kind)
     now = time.time()
-    with create_session(scoped=False) as session:
+    # One writer at a time per api-server process: concurrent pushes queue here (FIFO-ish, no
+    # cost) instead of in SQLite's busy handler, whose growing back-off sleeps turned a burst
+    # into multi-second answers and "database is locked" errors. Across processes and on other
+    # databases the unique key still decides.
+    with _write_lock, create_session(scoped=False) as session:
         try:
             inserted = session.execute(
                 RECEIPTS.insert().values(
