@@ -28,6 +28,7 @@ from xportcn_provider.api.errors import (
     XportcnValidationError,
 )
 from xportcn_provider.api.readback import refuse_failed_answer
+from xportcn_provider.api.request_shapes import LineItem, LogisticInfo, ReceiverAddress, RenderItem
 from xportcn_provider.links import XportcnLogisticsLink
 from xportcn_provider.operators.base import (
     XportcnBaseOperator,
@@ -73,8 +74,8 @@ class XportcnFreightPreviewOperator(XportcnBaseOperator):
     def __init__(
         self,
         *,
-        receiver_address: Mapping[str, Any] | str,
-        render_items: list[Mapping[str, Any]] | str,
+        receiver_address: ReceiverAddress | Mapping[str, Any] | str,
+        render_items: list[RenderItem] | list[Mapping[str, Any]] | str,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -144,8 +145,8 @@ class XportcnCreateInternationalLogisticsOrderOperator(XportcnBaseOperator):
         self,
         *,
         render_id: str,
-        receiver_address: Mapping[str, Any] | str,
-        line_items: list[Mapping[str, Any]] | str,
+        receiver_address: ReceiverAddress | Mapping[str, Any] | str,
+        line_items: list[LineItem] | list[Mapping[str, Any]] | str,
         tmall_order_id: str | None = None,
         remark: str | None = None,
         on_unknown_outcome: str = "fail",
@@ -331,7 +332,7 @@ class XportcnUpdateDomesticLogisticsOperator(XportcnBaseOperator):
         self,
         *,
         order_id: str | int,
-        logistic_infos: list[Mapping[str, Any]] | str,
+        logistic_infos: list[LogisticInfo] | list[Mapping[str, Any]] | str,
         tmall_order_id: str | None = None,
         **kwargs: Any,
     ) -> None:

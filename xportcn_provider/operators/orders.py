@@ -29,6 +29,7 @@ from xportcn_provider.api.errors import (
     XportcnProtocolError,
     XportcnValidationError,
 )
+from xportcn_provider.api.request_shapes import AddressParam, CargoParam, TaobaoAddress, TaobaoItem
 from xportcn_provider.api.verify import order_by_out_order_id, paid_order, run_lookup
 from xportcn_provider.api.waits import order_wait
 from xportcn_provider.links import XportcnOrderLink
@@ -134,8 +135,8 @@ class XportcnPreviewOrderOperator(XportcnBaseOperator):
     def __init__(
         self,
         *,
-        address_param: Mapping[str, Any] | str,
-        cargo_param_list: list[Mapping[str, Any]] | str,
+        address_param: AddressParam | Mapping[str, Any] | str,
+        cargo_param_list: list[CargoParam] | list[Mapping[str, Any]] | str,
         flow: str | None = "fenxiaonew",
         out_order_id: str | None = None,
         ali_id: str | None = None,
@@ -205,8 +206,8 @@ class XportcnCreateOrderOperator(XportcnWaitingOperatorMixin, XportcnBaseOperato
     def __init__(
         self,
         *,
-        address_param: Mapping[str, Any] | str,
-        cargo_param_list: list[Mapping[str, Any]] | str,
+        address_param: AddressParam | Mapping[str, Any] | str,
+        cargo_param_list: list[CargoParam] | list[Mapping[str, Any]] | str,
         out_order_id: str | None = None,
         flow: str | None = "fenxiaonew",
         ali_id: str | None = None,
@@ -455,7 +456,11 @@ class XportcnTaobaoRenderOrderOperator(XportcnBaseOperator):
     template_fields_renderers = {"items": "json", "address": "json", "extra": "json"}
 
     def __init__(
-        self, *, items: list[Mapping[str, Any]] | str, address: Mapping[str, Any] | str, **kwargs: Any
+        self,
+        *,
+        items: list[TaobaoItem] | list[Mapping[str, Any]] | str,
+        address: TaobaoAddress | Mapping[str, Any] | str,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.items = items

@@ -35,6 +35,7 @@ from xportcn_provider.api.errors import (
     XportcnValidationError,
 )
 from xportcn_provider.api.readback import confirm_write, was_verified
+from xportcn_provider.api.request_shapes import OrderEntryCount
 from xportcn_provider.api.verify import refund_covering, run_lookup
 from xportcn_provider.api.waits import refund_wait
 from xportcn_provider.links import XportcnRefundLink
@@ -419,7 +420,7 @@ class XportcnCreateRefundOperator(XportcnWaitingOperatorMixin, XportcnBaseOperat
         description: str | None = None,
         goods_status: str | None = None,
         vouchers: list[str] | str | None = None,
-        order_entry_count_list: list[Mapping[str, Any]] | str | None = None,
+        order_entry_count_list: list[OrderEntryCount] | list[Mapping[str, Any]] | str | None = None,
         reuse_open_refund: bool = True,
         wait_for_completion: bool = False,
         target_statuses: str | Sequence[str] | None = None,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from xportcn_provider.api import statuses as st
 from xportcn_provider.api.errors import XportcnConflictError, XportcnNotFoundError, XportcnValidationError
 from xportcn_provider.api.readback import confirm_write, field_mismatches, was_verified
+from xportcn_provider.api.request_shapes import PackageItem, QualityInspectionInfo
 from xportcn_provider.links import XportcnPackageLink
 from xportcn_provider.operators.base import (
     XportcnBaseOperator,
@@ -102,7 +103,7 @@ class XportcnForecastPackageOperator(_PackageOperator):
         out_order_id: str,
         logistics_tracking_number: str,
         alibaba_order_id: str | int | None = None,
-        items: list[Mapping[str, Any]] | str | None = None,
+        items: list[PackageItem] | list[Mapping[str, Any]] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -179,7 +180,7 @@ class XportcnUpdatePackageOperator(_PackageOperator):
         out_order_id: str,
         logistics_tracking_number: str | None = None,
         alibaba_order_id: str | int | None = None,
-        items: list[Mapping[str, Any]] | str | None = None,
+        items: list[PackageItem] | list[Mapping[str, Any]] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -300,7 +301,7 @@ class XportcnPackageInboundOperator(_PackageOperator):
         out_order_id: str,
         logistics_tracking_number: str,
         alibaba_order_id: str | int | None = None,
-        quality_inspection_info: Mapping[str, Any] | str | None = None,
+        quality_inspection_info: QualityInspectionInfo | Mapping[str, Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

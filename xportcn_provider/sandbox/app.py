@@ -26,6 +26,7 @@ from xportcn_provider import __version__
 from xportcn_provider.api.endpoints import CATALOGUE, Endpoint
 from xportcn_provider.api.envelope import make_envelope
 from xportcn_provider.api.errors import EnvelopeCode
+from xportcn_provider.api.request_shapes import body_field_schema
 from xportcn_provider.api.signing import SIGNED_HEADER_NAMES
 from xportcn_provider.sandbox import variants
 from xportcn_provider.sandbox.control import control_router
@@ -323,7 +324,8 @@ def _openapi_extra(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.method == "POST":
         schema = {
             "type": "object",
-            "properties": {name: {} for name in endpoint.fields},
+            # the request shapes users copy (api/request_shapes.py), not "addressParam": {}
+            "properties": {name: body_field_schema(endpoint.name, name) for name in endpoint.fields},
             "required": list(endpoint.required),
         }
         extra["requestBody"] = {
