@@ -382,6 +382,7 @@ CASES: list[Case] = [
         conn={"extra": {"endpoint_overrides": {"refund_create": "alibaba/ka/refund/apply"}}},
     ),
     Case("conn: host not http(s)", read_orders, "host", conn={"host": "ftp://127.0.0.1/api"}),
+    Case("conn: port contradicts the host URL", read_orders, "port", conn={"port": 1}),
     Case(
         "conn: bad, via an api operator",
         op(XportcnApiOperator, endpoint="order_list", payload={"pageNo": 1}),
