@@ -12,10 +12,11 @@ envelope, no status parsing): a conservative comparison.
 Each run is one side in a fresh child process (clean peak RSS; only the client's CPU is
 counted — the sandbox runs in its own process), and the order of the sides alternates over the
 repeats. Per run the parent creates ``n`` refunds that wait for the seller (``refund_agree_delay``
-set to an hour), starts the child, lets every trigger poll a few times, then flips all refunds
-at once to ``refundsuccess`` with one ``configure(refund_agree_delay=0)`` (the sandbox derives
-states on read, so the flip takes effect at that instant for every refund) and records the flip
-time. The child records the wall-clock time each event is yielded; lag = event - flip.
+set to an hour), starts the child, waits until the sandbox has counted three polls per wait
+(on a busy machine that takes longer, but both sides get the same polls before the flip), then
+flips all refunds at once to ``refundsuccess`` with one ``configure(refund_agree_delay=0)``
+(the sandbox derives states on read, so the flip takes effect at that instant for every refund)
+and records the flip time. The child records the wall-clock time each event is yielded; lag = event - flip.
 """
 
 from __future__ import annotations
@@ -113,7 +114,13 @@ async def _wait_all(triggers: list[Any], timeout: float) -> list[tuple[float, An
             return time.time(), event.payload
         return time.time(), None
 
-    return list(await asyncio.wait_for(asyncio.gather(*(one(t) for t in triggers)), timeout))
+    tasks = [asyncio.ensure_future(one(t)) for t in triggers]
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:  # reported as unfinished (payload None), not as a crash of the whole run
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    now = time.time()
+    return [(now, None) if task in pending else task.result() for task in tasks]
 
 
 def child(side: str, ids_file: Path, interval: float, timeout: float) -> None:
@@ -152,31 +159,60 @@ def _child(report: int, side: str, ids_file: Path, interval: float, timeout: flo
 # --- the parent ---------------------------------------------------------------------------------
 
 
-def _make_refunds(api: Any, control: Any, n: int) -> list[str]:
-    """``n`` refund-only requests on paid orders, held at ``waitselleragree`` for an hour."""
+def _make_refunds(api: Any, control: Any, n: int, threads: int = 4) -> list[str]:
+    """``n`` refund-only requests on paid orders, held at ``waitselleragree`` for an hour.
+
+    A few client threads overlap the round trips (5,000 refunds one by one take minutes on a
+    busy machine); each thread has its own client, and the ids come back in the orders' order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from xportcn_provider.api.client import XportcnClient
+
     control.reset()
     control.configure(refund_agree_delay=3600.0, refund_outcome="agree_refund")
-    ids = []
-    for order_id in control.seed_orders(n, status="waitsellersend"):
-        entry = api.call("order_detail", {"orderId": order_id})["productItems"][0]
-        created = api.call(
-            "refund_create",
-            {
-                "orderId": order_id,
-                "orderEntryIds": [entry["subItemID"]],
-                "disputeRequest": "refund",
-                "applyPayment": entry["itemAmount"],
-                "goodsStatus": "not_received",
-                "description": "bench wait_scale",
-            },
-        )
-        ids.append(str(created["refundId"]))
-    return ids
+    order_ids = control.seed_orders(n, status="waitsellersend")
+
+    def create(chunk: list[str]) -> list[str]:
+        client = XportcnClient(api.credentials, api.settings)
+        try:
+            created = []
+            for order_id in chunk:
+                entry = client.call("order_detail", {"orderId": order_id})["productItems"][0]
+                refund = client.call(
+                    "refund_create",
+                    {
+                        "orderId": order_id,
+                        "orderEntryIds": [entry["subItemID"]],
+                        "disputeRequest": "refund",
+                        "applyPayment": entry["itemAmount"],
+                        "goodsStatus": "not_received",
+                        "description": "bench wait_scale",
+                    },
+                )
+                created.append(str(refund["refundId"]))
+            return created
+        finally:
+            client.close()
+
+    chunks = [order_ids[i::threads] for i in range(threads)]
+    with ThreadPoolExecutor(threads) as pool:
+        return [refund_id for part in pool.map(create, chunks) for refund_id in part]
 
 
 def _one_run(
-    sandbox: Any, api: Any, side: str, n: int, interval: float, flip_after: float, timeout: float
+    sandbox: Any,
+    api: Any,
+    side: str,
+    n: int,
+    interval: float,
+    flip_after: float,
+    timeout: float,
+    flip_after_polls: int | None = None,
 ) -> dict[str, Any]:
+    """One child run; the flip comes ``flip_after`` s after its start or, with ``flip_after_polls``,
+    once the sandbox has counted that many polls (the same polls per wait on a fast or a busy
+    machine, whatever the number of waits)."""
     control = sandbox.control
     ids = _make_refunds(api, control, n)
     ids_file = WORK_DIR / f"wait_scale_ids_{side}.json"
@@ -221,7 +257,13 @@ def _one_run(
         if started is None:
             detail = failure or process.communicate()[1]
             raise RuntimeError(f"wait_scale child ({side}, {n} waits) did not start: {detail[-3000:]}")
-        time.sleep(max(0.0, started + flip_after - time.time()))
+        if flip_after_polls is None:
+            time.sleep(max(0.0, started + flip_after - time.time()))
+        else:
+            while control.stats()["requests"] - before["requests"] < flip_after_polls:
+                if process.poll() is not None:
+                    break
+                time.sleep(0.2)
         flipped_at = time.time()
         control.configure(refund_agree_delay=0.0)
         out, err = process.communicate(timeout=timeout + 30)
@@ -334,7 +376,7 @@ def _summary(runs: list[dict[str, Any]], side: str) -> dict[str, Any]:
 
 def run(quick: bool = False) -> dict[str, Any]:
     n, repeats = (300, 1) if quick else (1000, 2)
-    interval, flip_after, timeout = 1.0, 3.0, 120.0
+    interval, polls_before_flip, timeout = 1.0, 3, 300.0
     apply_bench_env()
     from xportcn_provider.api.client import ClientSettings, Credentials, XportcnClient
 
@@ -349,7 +391,9 @@ def run(quick: bool = False) -> dict[str, Any]:
             for repeat in range(repeats):
                 order = ("ours", "anchor") if repeat % 2 == 0 else ("anchor", "ours")
                 for side in order:
-                    record = _one_run(sandbox, api, side, n, interval, flip_after, timeout)
+                    record = _one_run(
+                        sandbox, api, side, n, interval, 0.0, timeout, flip_after_polls=polls_before_flip * n
+                    )
                     record["waits"] = n
                     runs.append(record)
             floor = _transport_floor(handle.base_url, 300 if quick else 1000)
@@ -364,7 +408,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         anchor_name="HttpSensorTrigger (apache-airflow-providers-http) on an unsigned 404/200 mirror",
         measures=(
             f"client CPU per poll with {n} concurrent waits in one event loop, poll interval "
-            f"{interval:g}s, all statuses flipped {flip_after:g}s after start"
+            f"{interval:g}s, all statuses flipped once the sandbox counted {polls_before_flip} polls per wait"
         ),
         waits=n,
         poll_interval_s=interval,
