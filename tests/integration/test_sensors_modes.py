@@ -95,6 +95,15 @@ for mode, mode_kwargs in MODES.items():
 # --- fixtures and helpers ----------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_reschedule_floor() -> Iterator[None]:
+    """``dag.test()`` runs every poke in this process: no scheduler, so no race to guard against
+    (docs/e2e.md); without the 30 s floor the reschedule-mode runs stay a few seconds each."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW__XPORTCN__MIN_RESCHEDULE_INTERVAL", "0")
+        yield
+
+
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("xp_sensor_bundle")

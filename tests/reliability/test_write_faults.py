@@ -92,7 +92,9 @@ def _setup_order_create(client: XportcnClient, control: Any) -> dict[str, Any]:
     return {
         "outOrderId": f"wf-{next(_ids)}",
         "addressParam": ADDRESS,
-        "cargoParamList": [{"offerId": "610000000001", "specId": "s1", "quantity": 1}],
+        "cargoParamList": [
+            {"offerId": "610000000001", "specId": "899fa7d32920ea4c73dd0385cf8c2244", "quantity": 1}
+        ],
     }
 
 

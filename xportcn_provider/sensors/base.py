@@ -63,8 +63,15 @@ ERROR_COUNT_KEY = "xportcn_sensor_consecutive_errors"
 #: ("finished with state success, but the task instance's state attribute is queued") and puts the
 #: sensor up for retry (apache/airflow#71172). On a busy 2-core machine the event came 5 s after the
 #: poke; with ``poke_interval=5`` that lost two runs of two. 30 s leaves that window a wide margin.
-#: See docs/e2e.md, "Reschedule mode and short intervals".
+#: See docs/e2e.md, "Reschedule mode and short intervals". ``[xportcn] min_reschedule_interval``
+#: (``AIRFLOW__XPORTCN__MIN_RESCHEDULE_INTERVAL``) changes it: ``0`` where no scheduler runs the
+#: pokes (``dag.test()``) or once an Airflow release has fixed the race.
 MIN_RESCHEDULE_INTERVAL = 30.0
+
+
+def min_reschedule_interval() -> float:
+    """The floor in force: ``[xportcn] min_reschedule_interval``, default 30 s."""
+    return conf.getfloat("xportcn", "min_reschedule_interval", fallback=MIN_RESCHEDULE_INTERVAL)
 
 
 class XportcnStatusSensorBase(BaseSensorOperator):
@@ -149,24 +156,21 @@ class XportcnStatusSensorBase(BaseSensorOperator):
         failed and retried although nothing went wrong. Raising it (rather than refusing the DAG)
         keeps a DAG written for ``poke`` mode working when someone switches it to reschedule.
         """
-        if self.mode != "reschedule" or self.poke_interval >= MIN_RESCHEDULE_INTERVAL:
-            if self.mode == "reschedule" and self.max_wait is not None:
-                self._raise_max_wait()
+        if self.mode != "reschedule":
+            return
+        floor = min_reschedule_interval()
+        if self.max_wait is not None and self.max_wait.total_seconds() < floor:
+            self.max_wait = timedelta(seconds=floor)
+        if self.poke_interval >= floor:
             return
         self.requested_poke_interval = float(self.poke_interval)
-        self.poke_interval = MIN_RESCHEDULE_INTERVAL
-        if self.max_wait is not None:
-            self._raise_max_wait()
+        self.poke_interval = floor
         warnings.warn(self._reschedule_message(), UserWarning, stacklevel=3)
-
-    def _raise_max_wait(self) -> None:
-        if self.max_wait is not None and self.max_wait.total_seconds() < MIN_RESCHEDULE_INTERVAL:
-            self.max_wait = timedelta(seconds=MIN_RESCHEDULE_INTERVAL)
 
     def _reschedule_message(self) -> str:
         return (
             f"Xportcn sensor {self.task_id!r}: poke_interval={self.requested_poke_interval:g}s in "
-            f"reschedule mode is raised to {MIN_RESCHEDULE_INTERVAL:g}s. Airflow 3.3 can mistake the "
+            f"reschedule mode is raised to {self.poke_interval:g}s. Airflow 3.3 can mistake the "
             "end of one poke for a task killed externally when the next poke is queued first "
             "(apache/airflow#71172), and fails the sensor into a retry. For short intervals use "
             "deferrable=True (or mode='poke'); see docs/e2e.md, 'Reschedule mode and short intervals'."

@@ -52,3 +52,14 @@ def test_other_settings_are_left_alone(kwargs: dict[str, object]) -> None:
         sensor = make(**kwargs)
     assert sensor.poke_interval == kwargs["poke_interval"]
     assert sensor.requested_poke_interval is None
+
+
+def test_the_floor_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[xportcn] min_reschedule_interval``: 0 where no scheduler runs the pokes (``dag.test()``)."""
+    monkeypatch.setenv("AIRFLOW__XPORTCN__MIN_RESCHEDULE_INTERVAL", "0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert make(mode="reschedule", poke_interval=5, deferrable=False).poke_interval == 5
+    monkeypatch.setenv("AIRFLOW__XPORTCN__MIN_RESCHEDULE_INTERVAL", "45")
+    with pytest.warns(UserWarning, match="raised to 45s"):
+        assert make(mode="reschedule", poke_interval=30, deferrable=False).poke_interval == 45
