@@ -92,7 +92,11 @@ def test_monitoring_pages_need_a_login_and_show_the_waits() -> None:
                 f'href="/dags/{DAG_ID}/runs/{run_id.replace("+", "%2B").replace(":", "%3A")}/tasks/{WAIT}"'
                 in html
             )
-            assert f"https://www.xportcn.com/order/detail?orderId={order_id}" in html  # console link
+            wait_row = html[html.find('<tr class="wait">') :][:2000]
+            console = json.loads(running.handle.conn_json)["extra"].get(
+                "console_url", "https://www.xportcn.com"
+            )
+            assert f'href="{console}/order/detail?orderId={order_id}"' in html, wait_row  # console link
             assert (
                 "prefers-color-scheme: dark" in html
                 and "<script" not in html

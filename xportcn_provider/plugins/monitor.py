@@ -15,6 +15,7 @@ bounded queries per page (no query per row). What a row means is decided in
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ from starlette.concurrency import run_in_threadpool
 
 from xportcn_provider.api import monitoring as mon
 from xportcn_provider.plugins.templates import PAGE, STYLE, TAB
+
+log = logging.getLogger(__name__)
 
 #: Rows read per section at most (the page stays bounded whatever the DB holds).
 MAX_WAITS = 5000
@@ -78,7 +81,8 @@ def _console_base(conn_id: str, cache: dict[str, str | None]) -> str | None:
 
             extra = Connection.get_connection_from_secrets(conn_id).extra_dejson
             cache[conn_id] = str(extra.get(EXTRA_CONSOLE_URL) or DEFAULT_CONSOLE_URL)
-        except Exception:
+        except Exception as err:  # no link rather than no page
+            log.warning("Xportcn page: no console URL for connection %r (%s)", conn_id, type(err).__name__)
             cache[conn_id] = None
     return cache[conn_id]
 
@@ -240,8 +244,8 @@ def _client_for(conn_id: str) -> tuple[Any, str, str]:
 
 def live_status(conn_id: str, kind: str, object_id: str) -> dict[str, Any]:
     """Read one object now (cached for :data:`LIVE_CACHE_SECONDS`); errors become a message."""
+    from xportcn_provider.api.console import console_link
     from xportcn_provider.api.errors import XportcnError
-    from xportcn_provider.links import console_link
 
     key = (conn_id, kind, object_id)
     now = time.monotonic()
@@ -362,12 +366,15 @@ def monitor_router() -> APIRouter:
     ) -> HTMLResponse:
         hours = mon.parse_hours(older_than_hours)
         data = await page_rows(user, dag_id or None, kind or None, hours)
+        # Connection reads are blocking I/O: done off the event loop, once per connection.
         consoles: dict[str, str | None] = {}
+        conn_ids = sorted({w.conn_id for w in data["waits"]})
+        await run_in_threadpool(lambda: [_console_base(c, consoles) for c in conn_ids])
 
         def console(row: mon.WaitRow) -> str | None:
-            from xportcn_provider.links import console_link
+            from xportcn_provider.api.console import console_link
 
-            base = _console_base(row.conn_id, consoles)
+            base = consoles.get(row.conn_id)
             target = row.console_target
             return console_link(base, *target) if base and target else None
 
