@@ -346,9 +346,27 @@ class AirflowStack:
     # -- REST API ------------------------------------------------------------------------------
 
     def token(self) -> str:
-        """A JWT from the simple auth manager (``POST /auth/token``), cached."""
+        """A JWT from the simple auth manager (``POST /auth/token``), cached.
+
+        On a 401 the password is read back from the passwords file: the api-server's simple
+        auth manager rewrites that file with a generated password when, at its start, it does
+        not find the user in it (seen intermittently with the distributed topology on a fresh
+        clone); the file is what the api-server checks against.
+        """
         if self._token is None:
             resp = self._http.post("/auth/token", json={"username": USERNAME, "password": self.password})
+            if resp.status_code == 401:
+                passwords_file = Path(self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+                current = json.loads(passwords_file.read_text() or "{}").get(USERNAME)
+                if current and current != self.password:
+                    print(
+                        f"[airflow_stack] {passwords_file.name} was rewritten by the api-server",
+                        file=sys.stderr,
+                    )
+                    self.password = str(current)
+                    resp = self._http.post(
+                        "/auth/token", json={"username": USERNAME, "password": self.password}
+                    )
             resp.raise_for_status()
             self._token = str(resp.json()["access_token"])
         return self._token
