@@ -385,12 +385,12 @@ def test_openapi_lists_every_catalogue_path(xportcn_sandbox: SandboxHandle) -> N
 
 def test_unknown_path_and_wrong_method(xportcn_sandbox: SandboxHandle) -> None:
     """An overridden-but-wrong path answers HTTP 404, which the client explains; all are logged."""
-    from xportcn_provider.api.errors import XportcnNotFoundError
+    from xportcn_provider.api.errors import XportcnEndpointNotFoundError
 
     from .conftest import make_client
 
     client = make_client(xportcn_sandbox, endpoint_overrides={"refund_create": "/alibaba/ka/refund/apply"})
-    with pytest.raises(XportcnNotFoundError) as caught:
+    with pytest.raises(XportcnEndpointNotFoundError) as caught:  # a wrong path, not a missing record
         client.call("refund_create", {"orderId": "1"})
     assert "endpoint_overrides" in str(caught.value)
     import requests
