@@ -39,6 +39,9 @@ from xportcn_provider.api.signing import (
 )
 from xportcn_provider.sandbox.defaults import SandboxCredentials
 
+#: Nonces kept before the replay map is first pruned of entries older than twice the window.
+NONCE_PRUNE_FLOOR = 10_000
+
 
 @dataclass(frozen=True)
 class AuthFailure:
@@ -65,6 +68,9 @@ class Authenticator:
         self.clock = clock
         self.window = window
         self._nonces: dict[tuple[str, str], float] = {}
+        #: Prune when the map reaches this size; after a prune it is twice what is left, so a
+        #: burst of more than 10,000 live nonces costs one prune per doubling, not one per request.
+        self._prune_at = NONCE_PRUNE_FLOOR
         self._lock = threading.Lock()
 
     def set_rule(self, rule: str | SignatureRule | None) -> SignatureRule:
@@ -167,9 +173,10 @@ class Authenticator:
     def _use_nonce(self, key: str, nonce: str) -> AuthFailure | None:
         now = self.clock()
         with self._lock:
-            if len(self._nonces) > 10_000:
+            if len(self._nonces) > self._prune_at:
                 horizon = now - 2 * self.window
                 self._nonces = {k: t for k, t in self._nonces.items() if t >= horizon}
+                self._prune_at = max(NONCE_PRUNE_FLOOR, 2 * len(self._nonces))
             seen = self._nonces.get((key, nonce))
             if seen is not None and now - seen <= 2 * self.window:
                 return AuthFailure(
