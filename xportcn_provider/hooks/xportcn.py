@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 from airflow.sdk.log import amask_secret, mask_secret
@@ -24,6 +24,9 @@ from xportcn_provider.connection import (
 )
 from xportcn_provider.hooks.async_client import connection_config, shared_session
 from xportcn_provider.hooks.endpoint_methods import XportcnEndpointMethods
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 
 class XportcnHook(XportcnEndpointMethods, BaseHook):
@@ -56,11 +59,17 @@ class XportcnHook(XportcnEndpointMethods, BaseHook):
         self._max_retries = max_retries
 
     @cached_property
-    def config(self) -> XportcnConnectionConfig:
-        """The validated connection, read once (secret masked before anything can log it)."""
+    def connection(self) -> Connection:
+        """The Airflow connection, read once; its secret goes to the masker before anything else."""
         conn = self.get_connection(self.xportcn_conn_id)
         if conn.password:
             mask_secret(conn.password)
+        return conn
+
+    @cached_property
+    def config(self) -> XportcnConnectionConfig:
+        """The validated connection, read once (secret masked before anything can log it)."""
+        conn = self.connection
         return self._with_overrides(read_connection(conn, conn.extra_dejson))
 
     def _with_overrides(self, config: XportcnConnectionConfig) -> XportcnConnectionConfig:
@@ -166,7 +175,7 @@ class XportcnHook(XportcnEndpointMethods, BaseHook):
         try:
             # A push token too short to guard the callback URL is reported here (the receiver
             # refuses it), before the call, so the form says what to fix.
-            push_token_of(self.get_connection(self.xportcn_conn_id).extra_dejson)
+            push_token_of(self.connection.extra_dejson)
             self.client.call("address_list", {})
         except XportcnValidationError as err:
             return False, f"The connection is not usable: {err}"
