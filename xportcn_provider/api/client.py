@@ -897,7 +897,9 @@ def attempt_timeout(settings: ClientSettings) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=settings.timeout * 1.1, sock_connect=settings.timeout)
 
 
-def transport_error(name: str, exc: BaseException, timeout: float) -> XportcnTransientError:
+def transport_error(
+    name: str, exc: BaseException, timeout: float, base_url: str = ""
+) -> XportcnTransientError:
     """The typed error for an aiohttp failure; aiohttp's own exceptions never leave the client.
 
     ``not_processed=True`` only where the failure proves nothing was sent: the connection could not
