@@ -335,6 +335,11 @@ class AirflowStack:
             proc.wait(timeout=10)
         return killed_at
 
+    def component_log(self, name: str) -> str:
+        """The whole log of one component so far (``triggerer``, ``scheduler``, ...)."""
+        path = self.component_log_dir / f"{name}.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
     def log_tails(self, lines: int = 40) -> str:
         """The last lines of every component's log, for failure reports."""
         parts = [f"AIRFLOW_HOME={self.home}"]

@@ -49,3 +49,13 @@ def test_fulfilment_runs_through_scheduler_and_triggerer(
             evidence
         )
         assert evidence["completed_by_triggerer"], evidence
+
+    # issue 16: the triggers' shared aiohttp session is closed when its last wait ends; aiohttp
+    # reports one left open as "Unclosed client session" / "Unclosed connector", in the triggerer
+    # process's log or in the trigger's part of the task log.
+    trigger_logs = [
+        path.read_text(errors="replace") for path in Path(stack.home, "logs").rglob("*.log.trigger.*")
+    ]
+    assert any("Xportcn" in text for text in trigger_logs), stack.log_tails()  # the right logs
+    for text in (stack.component_log("triggerer"), *trigger_logs):
+        assert "Unclosed" not in text, stack.log_tails()
