@@ -327,10 +327,7 @@ def _package(body: Mapping[str, Any]) -> Generator[Read, Any, Mapping[str, Any] 
 
 
 def _package_forecast(body: Mapping[str, Any], sent_at: float) -> Lookup:
-    package = yield from _package(body)
-    if package is None:
-        return None
-    return package
+    return (yield from _package(body))
 
 
 def _package_inbound(body: Mapping[str, Any], sent_at: float) -> Lookup:
