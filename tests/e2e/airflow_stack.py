@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +52,13 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 USERNAME = "admin"
 
-#: The directory of this file: put on the components' PYTHONPATH for ``e2e_hostname``.
+#: Roles of the simple auth manager (``SimpleAuthManagerRole``), lowest first.
+ROLES = ("viewer", "user", "op", "admin")
+#: The test auth manager used when a stack hides DAGs from users (see ``e2e_auth.py``).
+HIDDEN_DAGS_AUTH_MANAGER = "e2e_auth.HiddenDagsAuthManager"
+
+#: The directory of this file: put on the components' PYTHONPATH for ``e2e_hostname`` and
+#: ``e2e_auth`` when a stack uses them.
 E2E_DIR = Path(__file__).resolve().parent
 #: Marks a celery worker as ready in its log (``worker-1@<host> ready.``).
 CELERY_READY = " ready."
@@ -75,6 +81,12 @@ def free_port() -> int:
 def _inherited_env() -> dict[str, str]:
     """``os.environ`` without any Airflow setting of the calling process (its home, conns, config)."""
     return {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+
+
+def _with_e2e_dir(pythonpath: str | None) -> str:
+    """``pythonpath`` with :data:`E2E_DIR` in front (once)."""
+    parts = [p for p in (pythonpath or "").split(os.pathsep) if p and p != str(E2E_DIR)]
+    return os.pathsep.join([str(E2E_DIR), *parts])
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
@@ -134,7 +146,13 @@ class Distributed:
 
 
 class AirflowStack:
-    """One running deployment. Built and started by :func:`airflow_stack`."""
+    """One running deployment. Built and started by :func:`airflow_stack`.
+
+    ``users`` adds simple-auth-manager users (name -> role, one of :data:`ROLES`) next to the
+    admin, each with a known password; :meth:`token` signs any of them in. ``hidden_dags`` (user
+    -> DAG ids) runs the api-server with ``e2e_auth.HiddenDagsAuthManager``, which denies those
+    DAGs to that user: a stand-in for an auth manager with per-DAG rights.
+    """
 
     def __init__(
         self,
@@ -142,20 +160,26 @@ class AirflowStack:
         dags_folder: Path,
         env_extra: Mapping[str, str] | None = None,
         distributed: Distributed | None = None,
+        users: Mapping[str, str] | None = None,
+        hidden_dags: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.home = home
         self.distributed = distributed
         self.dags_folder = dags_folder
         self.api_port = free_port()
         self.base_url = f"http://127.0.0.1:{self.api_port}"
-        self.password = secrets.token_urlsafe(12)
+        #: name -> role of every simple-auth-manager user; the admin first
+        self.users: dict[str, str] = {USERNAME: "admin", **_checked_users(users or {})}
+        #: name -> password written to the passwords file (re-read by :meth:`token` on a 401)
+        self.passwords: dict[str, str] = {name: secrets.token_urlsafe(12) for name in self.users}
+        self.hidden_dags: dict[str, list[str]] = _checked_hidden(hidden_dags or {}, self.users)
         self.component_log_dir = home / "component-logs"
         self.task_log_dir = home / "logs"
         self.db_path = home / "airflow.db"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         #: components stopped on purpose (name -> time.time() of the kill); check_alive skips them
         self.killed: dict[str, float] = {}
-        self._token: str | None = None
+        self._tokens: dict[str, str] = {}
         #: keep AIRFLOW_HOME after stop (set by the e2e conftest when a test using the stack failed)
         self.keep_home = False
         self._http = httpx.Client(base_url=self.base_url, timeout=30.0)
@@ -167,7 +191,7 @@ class AirflowStack:
         from cryptography.fernet import Fernet
 
         passwords_file = self.home / "simple_auth_manager_passwords.json"
-        passwords_file.write_text(json.dumps({USERNAME: self.password}))
+        passwords_file.write_text(json.dumps(self.passwords))
         env = _inherited_env()
         env.update(
             {
@@ -182,11 +206,13 @@ class AirflowStack:
                 "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
-                # --- auth: simple auth manager, one admin with a known password
+                # --- auth: simple auth manager, the admin (and ``users``) with known passwords
                 "AIRFLOW__CORE__AUTH_MANAGER": (
                     "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
                 ),
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                    f"{name}:{role}" for name, role in self.users.items()
+                ),
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
                 "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
                 "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
@@ -212,6 +238,16 @@ class AirflowStack:
         )
         if self.distributed is not None:
             env.update(self._distributed_env(self.distributed, env.get("PYTHONPATH")))
+        if self.hidden_dags:
+            env.update(
+                {
+                    "AIRFLOW__CORE__AUTH_MANAGER": HIDDEN_DAGS_AUTH_MANAGER,
+                    "XPORTCN_E2E_HIDDEN_DAGS": ";".join(
+                        f"{user}={','.join(dags)}" for user, dags in self.hidden_dags.items()
+                    ),
+                    "PYTHONPATH": _with_e2e_dir(env.get("PYTHONPATH")),
+                }
+            )
         env.update(env_extra)
         return env
 
@@ -229,7 +265,7 @@ class AirflowStack:
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(dist.worker_concurrency),
             # one host name per component (e2e_hostname.get reads XPORTCN_E2E_ROLE)
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "e2e_hostname.get",
-            "PYTHONPATH": os.pathsep.join(p for p in (str(E2E_DIR), pythonpath) if p),
+            "PYTHONPATH": _with_e2e_dir(pythonpath),
         }
 
     # -- processes -----------------------------------------------------------------------------
@@ -350,31 +386,37 @@ class AirflowStack:
 
     # -- REST API ------------------------------------------------------------------------------
 
-    def token(self) -> str:
-        """A JWT from the simple auth manager (``POST /auth/token``), cached.
+    @property
+    def password(self) -> str:
+        """The admin's password."""
+        return self.passwords[USERNAME]
+
+    def token(self, username: str = USERNAME) -> str:
+        """A JWT for ``username`` (the admin by default) from ``POST /auth/token``, cached per user.
 
         On a 401 the password is read back from the passwords file: the api-server's simple
         auth manager rewrites that file with a generated password when, at its start, it does
         not find the user in it (seen intermittently with the distributed topology on a fresh
         clone); the file is what the api-server checks against.
         """
-        if self._token is None:
-            resp = self._http.post("/auth/token", json={"username": USERNAME, "password": self.password})
+        if username not in self.users:
+            raise ValueError(f"no user {username!r} in this stack (users: {sorted(self.users)})")
+        if username not in self._tokens:
+            credentials = {"username": username, "password": self.passwords[username]}
+            resp = self._http.post("/auth/token", json=credentials)
             if resp.status_code == 401:
                 passwords_file = Path(self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-                current = json.loads(passwords_file.read_text() or "{}").get(USERNAME)
-                if current and current != self.password:
+                current = json.loads(passwords_file.read_text() or "{}").get(username)
+                if current and current != self.passwords[username]:
                     print(
                         f"[airflow_stack] {passwords_file.name} was rewritten by the api-server",
                         file=sys.stderr,
                     )
-                    self.password = str(current)
-                    resp = self._http.post(
-                        "/auth/token", json={"username": USERNAME, "password": self.password}
-                    )
+                    self.passwords[username] = str(current)
+                    resp = self._http.post("/auth/token", json={**credentials, "password": str(current)})
             resp.raise_for_status()
-            self._token = str(resp.json()["access_token"])
-        return self._token
+            self._tokens[username] = str(resp.json()["access_token"])
+        return self._tokens[username]
 
     def api(self, method: str, path: str, *, json: Any = None, params: Any = None, ok: bool = True) -> Any:
         """Call ``/api/v2/<path>`` as the admin; returns the decoded JSON (or the response if ok=False)."""
@@ -710,6 +752,31 @@ class AirflowStack:
         return self.api("POST", "connections/test", json=body, ok=False)
 
 
+def _checked_users(users: Mapping[str, str]) -> dict[str, str]:
+    """Extra users, validated before anything starts (the admin's name is taken)."""
+    checked: dict[str, str] = {}
+    for name, role in users.items():
+        if not name or any(c in name for c in ":,;= ") or name == USERNAME:
+            raise ValueError(f"user name {name!r}: not empty, not {USERNAME!r}, no ':,;= '")
+        if role.lower() not in ROLES:
+            raise ValueError(f"user {name!r}: role {role!r} is not one of {ROLES}")
+        checked[name] = role.lower()
+    return checked
+
+
+def _checked_hidden(hidden: Mapping[str, Iterable[str]], users: Mapping[str, str]) -> dict[str, list[str]]:
+    """``hidden_dags`` validated: known users, non-empty DAG ids without separators."""
+    checked: dict[str, list[str]] = {}
+    for name, dag_ids in hidden.items():
+        if name not in users:
+            raise ValueError(f"hidden_dags names user {name!r}, who is not in users {sorted(users)}")
+        dags = sorted(set(dag_ids))
+        if not dags or any(not d or any(c in d for c in ",;=") for d in dags):
+            raise ValueError(f"hidden_dags[{name!r}]: non-empty DAG ids without ',;=', got {dags}")
+        checked[name] = dags
+    return checked
+
+
 def _pg_query(sqlalchemy_url: str, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
     """One read-only query on Postgres, rows as dicts (psycopg2; the URL's ``+driver`` dropped)."""
     import psycopg2
@@ -734,6 +801,8 @@ def airflow_stack(
     startup_timeout: float = 90.0,
     keep_home: bool | None = None,
     distributed: Distributed | None = None,
+    users: Mapping[str, str] | None = None,
+    hidden_dags: Mapping[str, Iterable[str]] | None = None,
 ) -> Iterator[AirflowStack]:
     """Start a throw-away Airflow deployment serving ``dags_folder``; stop it on exit.
 
@@ -741,12 +810,18 @@ def airflow_stack(
     ``AIRFLOW_CONN_*``, config overrides as ``AIRFLOW__SECTION__KEY``). The temporary
     ``AIRFLOW_HOME`` is removed on a clean exit and kept (path printed) when the body raised, or
     always when ``keep_home`` is true or ``XPORTCN_E2E_KEEP_HOME=1``. ``distributed`` switches
-    to CeleryExecutor with several workers and triggerers (see :class:`Distributed`).
+    to CeleryExecutor with several workers and triggerers (see :class:`Distributed`). ``users``
+    (name -> role) adds signed-in users next to the admin (``stack.token(username=...)``);
+    ``hidden_dags`` (user -> DAG ids) denies those DAGs to that user (``e2e_auth.py``).
     """
     if keep_home is None:
         keep_home = os.environ.get("XPORTCN_E2E_KEEP_HOME") == "1"
     home = Path(tempfile.mkdtemp(prefix="xportcn-e2e-airflow-"))
-    stack = AirflowStack(home, Path(dags_folder).resolve(), env_extra, distributed)
+    try:
+        stack = AirflowStack(home, Path(dags_folder).resolve(), env_extra, distributed, users, hidden_dags)
+    except BaseException:  # bad arguments: nothing started, nothing to keep
+        shutil.rmtree(home, ignore_errors=True)
+        raise
     failed = True
     try:
         stack.start(timeout=startup_timeout)

@@ -12,12 +12,18 @@ shipment the sandbox holds back. Proven against the real api-server:
 * the task tab reads the object's **live** status once from the sandbox through the task's
   connection (cached for 30 s: a second view makes no second call), shows the record and the
   base URL, and contains no secret;
-* the UI learns of the nav page and the task tab from ``GET /api/v2/plugins``.
+* the UI learns of the nav page and the task tab from ``GET /api/v2/plugins``;
+* a signed-in user who may not read ``xportcn_fulfilment`` (``outsider``, denied that DAG by the
+  test auth manager ``e2e_auth.HiddenDagsAuthManager``, a stand-in for any auth manager with
+  per-DAG rights) sees none of its objects: no wait, no created order, no run id, not the DAG in
+  the filter, and the task tab answers 403 with no data — while the DAGs it may read are listed
+  and the admin in the same stack sees everything.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +40,16 @@ DAG_ID = "xportcn_fulfilment"
 WAIT = "wait_until_shipped"
 SECRET = "MonitorE2E/secret 77+NEVER-SHOWN="
 ACCESS_KEY = "e2e0mon075ca11e4b7d9f0a1b2c3d4e5"
+#: A viewer who may read every example DAG but the fulfilment one.
+OUTSIDER = "outsider"
+#: The DAG filter's options on the nav page (the DAGs the signed-in user may read).
+DAG_OPTION = re.compile(r'<select name="dag_id">(.*?)</select>', re.S)
+
+
+def dag_options(html: str) -> set[str]:
+    """The DAG ids offered by the nav page's DAG filter ("all" left out)."""
+    [select] = DAG_OPTION.findall(html)
+    return set(re.findall(r"<option[^>]*>([^<]+)</option>", select)) - {"all"}
 
 
 @pytest.mark.slow
@@ -47,7 +63,9 @@ def test_monitoring_pages_need_a_login_and_show_the_waits() -> None:
     try:
         control.configure(all_delays=1, order_ship_delay=3600)  # paid at once, shipped in an hour
         env = {**running.handle.env(), "XPORTCN_EXAMPLE_POLL_SECONDS": "30"}
-        with harness.airflow_stack(EXAMPLES, env) as stack:
+        with harness.airflow_stack(
+            EXAMPLES, env, users={OUTSIDER: "viewer"}, hidden_dags={OUTSIDER: [DAG_ID]}
+        ) as stack:
             stack.wait_for_dag(DAG_ID)
             stack.unpause(DAG_ID)
             run_id = stack.trigger(DAG_ID)
@@ -119,13 +137,44 @@ def test_monitoring_pages_need_a_login_and_show_the_waits() -> None:
             other_run = cookie.get(task_url.replace(f"task_id={WAIT}", "task_id=create_order"))
             assert other_run.status_code == 200 and order_id in other_run.text  # created, from XCom
 
+            # --- a user who may not read the DAG sees none of it ---------------------------------------
+            outsider_token = stack.token(username=OUTSIDER)
+            outsiders = (
+                httpx.Client(timeout=60, headers={"Authorization": f"Bearer {outsider_token}"}),
+                httpx.Client(timeout=60, cookies={"_token": outsider_token}),
+            )
+            # the auth manager really denies it (Airflow's own API), and only it
+            denied = outsiders[0].get(f"{stack.base_url}/api/v2/dags/{DAG_ID}")
+            assert denied.status_code == 403, denied.text
+            admin_dags = dag_options(cookie.get(f"{ui}/").text)
+            assert DAG_ID in admin_dags and len(admin_dags) > 1, admin_dags
+            for client in outsiders:
+                listed = client.get(f"{ui}/api/in-flight")
+                assert listed.status_code == 200, listed.text
+                assert (listed.json()["waits"], listed.json()["created"]) == ([], []), listed.text
+                page = client.get(f"{ui}/")
+                assert page.status_code == 200, page.text
+                assert dag_options(page.text) == admin_dags - {DAG_ID}, page.text  # the others: readable
+                assert f"DAGs you may read: {len(admin_dags) - 1}<" in page.text
+                assert "Nothing in flight." in page.text
+                created = page.text[page.text.index('<h2 id="created">') :].split("</table>")[0]
+                assert "Nothing yet." in created and order_id not in created, created
+                for task in (WAIT, "create_order"):
+                    tab = client.get(task_url.replace(f"task_id={WAIT}", f"task_id={task}"))
+                    assert (tab.status_code, tab.json()) == (403, {"detail": "Forbidden"}), tab.text
+                for text in (listed.text, page.text):
+                    assert order_id not in text and run_id not in text and DAG_ID not in text, text
+            # ... while the admin, in the same stack and at the same time, still sees the wait
+            again_listed = bearer.get(f"{ui}/api/in-flight").json()
+            assert any(w["run_id"] == run_id for w in again_listed["waits"]), again_listed
+
             # --- the UI is told about the page and the tab --------------------------------------------
             plugins: list[dict[str, Any]] = stack.api("GET", "plugins")["plugins"]
             [ours] = [p for p in plugins if p["name"] == "xportcn"]
             views = {v["destination"]: v for v in ours["external_views"]}
             assert views["nav"]["href"] == "/xportcn/ui/" and views["nav"]["url_route"] == "xportcn"
             assert views["task_instance"]["href"].startswith("/xportcn/ui/task?dag_id={DAG_ID}")
-            for client in (anonymous, bearer, cookie):
+            for client in (anonymous, bearer, cookie, *outsiders):
                 client.close()
     finally:
         running.stop()
