@@ -294,8 +294,11 @@ def wait_sync(
     max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
     sleep: Callable[[float], Any] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    on_status: Callable[[str | None], Any] | None = None,
 ) -> Any:
     """Poll ``spec`` through ``hook.call`` until success; return the final record.
+
+    ``on_status`` is told every status read (the monitoring page's "last status seen").
 
     Polls at once, then every ``poll_interval`` seconds (doubling with ``exponential_backoff``,
     capped at ``max_poll_interval``, never sleeping past the deadline). ``timeout=None`` waits
@@ -324,6 +327,8 @@ def wait_sync(
                 ) from err
         else:
             result = state.observe(data, log)
+            if on_status is not None:
+                on_status(result.status)
             if result.outcome == "success":
                 log.info("Xportcn %s: reached %s.", spec.describe(), result.status)
                 return data

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from xportcn_provider.api import monitoring as mon
 from xportcn_provider.sandbox import SandboxHandle
 
 CONSOLE_URL = "https://console.sandbox.test"
@@ -47,6 +48,24 @@ def make_context(ti: FakeTI | None = None, store: FakeStore | None = None) -> di
     if store is not None:
         context["task_state_store"] = store
     return context
+
+
+def recorded_last_status(dag_run: Any, task_id: str) -> mon.LastStatus | None:
+    """What a wait wrote to Airflow's ``task_state_store`` for the monitoring page."""
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        raw = session.scalar(
+            select(TaskStateStoreModel.value).where(
+                TaskStateStoreModel.dag_id == dag_run.dag_id,
+                TaskStateStoreModel.run_id == dag_run.run_id,
+                TaskStateStoreModel.task_id == task_id,
+                TaskStateStoreModel.key == mon.LAST_STATUS_KEY,
+            )
+        )
+    return mon.parse_last_status(raw)
 
 
 def conn_json(handle: SandboxHandle, **extra: Any) -> str:

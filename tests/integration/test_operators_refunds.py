@@ -8,6 +8,7 @@ import base64
 import pytest
 import requests_mock as rm
 
+from xportcn_provider.api import monitoring as mon
 from xportcn_provider.api.errors import XportcnConflictError, XportcnOutcomeUnknownError, XportcnProtocolError
 from xportcn_provider.hooks.xportcn import XportcnHook
 from xportcn_provider.operators.refunds import (
@@ -24,6 +25,7 @@ from .operators_support import (
     FakeTI,
     endpoints_called,
     make_context,
+    recorded_last_status,
     run_dag,
     try_numbers,
     use_sandbox,
@@ -118,6 +120,9 @@ def test_after_sale_dag_with_a_lost_create_answer_and_a_deferred_wait(
     assert record["status"] == "refundsuccess"
     assert str(record["applyReasonId"]) == str(pushed["refund_reasons"]["reason_ids"][0])
     assert endpoints_called(xportcn_sandbox).count("refund_create") == 1
+    # The waiting operator tells the monitoring page what it saw before deferring.
+    last = recorded_last_status(run, "create_refund")
+    assert last is not None and last.via == mon.VIA_BEFORE_DEFER and last.status, last
 
 
 def test_lost_create_answer_is_settled_by_the_look_up_and_reused_after(any_sandbox, monkeypatch):

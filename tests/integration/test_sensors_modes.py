@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
+from xportcn_provider.api import monitoring as mon
 from xportcn_provider.api.client import XportcnClient
 from xportcn_provider.sandbox import SandboxHandle
 from xportcn_provider.sensors.base import XportcnStatusSensorBase
@@ -38,6 +39,7 @@ from xportcn_provider.sensors.status import (
 from xportcn_provider.triggers.status import XportcnStatusTrigger
 
 from .conftest import make_client
+from .operators_support import recorded_last_status
 
 BUNDLE = "xportcn-sensor-tests"
 MODES = ("poke", "reschedule", "deferrable")
@@ -242,6 +244,14 @@ def test_success_returns_the_record_downstream(
     [record] = [json.loads(line) for line in dag_env.read_text().splitlines()]
     assert record["refundId"] == refund_id and record["status"] == "refundsuccess"
     check_mode_really_waited(mode, handle, task_instance(dag_run, "wait"), output)
+    # The monitoring page's "last status seen": the last read in poke/reschedule mode (each
+    # reschedule is a new process, the store keeps it), the check before deferring otherwise.
+    last = recorded_last_status(dag_run, "wait")
+    assert last is not None and last.seen_at is not None
+    if mode == "deferrable":
+        assert last.via == mon.VIA_BEFORE_DEFER and last.status != "refundsuccess", last
+    else:
+        assert (last.status, last.via) == ("refundsuccess", mon.VIA_POKE), last
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -5,14 +5,22 @@ bounded queries and hand plain rows to the functions here, which decide what eac
 which task instances are Xportcn waits and of which kind (:data:`WAIT_OPERATORS`), which remote
 ids and statuses their rendered fields name (:func:`describe_wait`), which XCom keys are objects
 the operators created (:data:`CREATED_KEYS`), and how the "In flight" table is filtered and
-sorted (:func:`select_waits`).
+sorted (:func:`select_waits`), and what "last status seen" a wait shows (:class:`LastStatus`).
+
+**Last status seen.** A sensor or waiting operator records every status it reads (on change, and
+at least every :data:`LAST_STATUS_REFRESH_SECONDS`) in Airflow's ``task_state_store`` under
+:data:`LAST_STATUS_KEY`; a deferrable wait records its check before deferring. Triggers cannot
+write there (Airflow 3.3 gives a trigger no task state store), so while a wait is deferred the
+page shows that check, or a newer pushed message about the same order or refund when the push
+receiver has one (:func:`newest_status`). The page says which of the two it shows and when.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 #: Task-instance states of a wait that is not finished.
@@ -43,6 +51,104 @@ CREATED_KEYS: Mapping[str, str] = {
     "logistics_order_id": "logistics",
     "out_order_id": "package",
 }
+
+
+#: ``task_state_store`` key under which a wait records the last status it read.
+LAST_STATUS_KEY = "xportcn_last_status"
+#: An unchanged status is written again after this long, so "seen at" stays current in poke mode.
+LAST_STATUS_REFRESH_SECONDS = 300.0
+#: Where a last status came from (shown on the page).
+VIA_POKE = "poke"
+VIA_BEFORE_DEFER = "check before deferring"
+VIA_PUSH = "push message"
+#: Wait kind -> (push message kind, the message field naming the object, the wait's id field).
+#: Only orders and refunds are pushed; a logistics or package wait has its own vocabulary.
+PUSHED_KINDS: Mapping[str, tuple[str, str, str]] = {
+    "order": ("orders", "order_id", "order_id"),
+    "refund": ("refunds", "refund_id", "refund_id"),
+}
+
+
+@dataclass(frozen=True)
+class LastStatus:
+    """The newest status the provider knows of one waited-on object, and how it knows."""
+
+    status: str
+    seen_at: datetime | None
+    via: str
+
+    def stored(self) -> dict[str, str | None]:
+        """The JSON a wait writes to ``task_state_store``."""
+        return {
+            "status": self.status,
+            "seen_at": self.seen_at.isoformat() if self.seen_at else None,
+            "via": self.via,
+        }
+
+    def __str__(self) -> str:
+        when = self.seen_at.strftime("%Y-%m-%d %H:%M:%S") if self.seen_at else "?"
+        return f"{self.status} ({self.via}, {when} UTC)"
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_last_status(raw: Any) -> LastStatus | None:
+    """A recorded :class:`LastStatus` from the store's value (JSON text or dict); ``None`` if unusable."""
+    if isinstance(raw, bytes | str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    if not isinstance(raw, dict) or _text(raw.get("status")) is None:
+        return None
+    seen_at = None
+    if isinstance(raw.get("seen_at"), str):
+        try:
+            seen_at = _aware(datetime.fromisoformat(raw["seen_at"]))
+        except ValueError:
+            seen_at = None
+    return LastStatus(str(raw["status"]), seen_at, _text(raw.get("via")) or VIA_POKE)
+
+
+def pushed_statuses(events: Iterable[tuple[datetime | None, Any]]) -> dict[tuple[str, str], LastStatus]:
+    """``(wait kind, object id) -> newest pushed status`` from asset-event ``(timestamp, extra)`` rows.
+
+    A message marked ``stale`` (older than one already received for the object) never counts.
+    """
+    by_message_kind = {push_kind: (kind, field) for kind, (push_kind, field, _) in PUSHED_KINDS.items()}
+    newest: dict[tuple[str, str], LastStatus] = {}
+    for at, extra in events:
+        if not isinstance(extra, dict) or extra.get("stale"):
+            continue
+        target = by_message_kind.get(str(extra.get("kind")))
+        status = _text(extra.get("status")) or _text(extra.get("raw_status"))
+        if target is None or status is None:
+            continue
+        object_id = _text(extra.get(target[1]))
+        if object_id is None:
+            continue
+        seen = LastStatus(status, _aware(at), VIA_PUSH)
+        known = newest.get((target[0], object_id))
+        if known is None or _later(seen.seen_at, known.seen_at):
+            newest[(target[0], object_id)] = seen
+    return newest
+
+
+def _later(a: datetime | None, b: datetime | None) -> bool:
+    return a is not None and (b is None or a > b)
+
+
+def newest_status(recorded: LastStatus | None, pushed: LastStatus | None) -> LastStatus | None:
+    """The newer of what the wait recorded and what was pushed (the recorded one on a tie)."""
+    if pushed is None:
+        return recorded
+    if recorded is None or _later(pushed.seen_at, recorded.seen_at):
+        return pushed
+    return recorded
 
 
 def _text(value: Any) -> str | None:
@@ -80,7 +186,7 @@ class WaitRow:
     target: list[str] = field(default_factory=list)
     failure: list[str] = field(default_factory=list)
     since: datetime | None = None
-    last_status: str | None = None
+    last_status: LastStatus | None = None
 
     def age_hours(self, now: datetime) -> float | None:
         return None if self.since is None else max(0.0, (now - self.since).total_seconds() / 3600)
@@ -93,6 +199,14 @@ class WaitRow:
             return None
         name, value = primary
         return ("order", value) if name == "order_id" else (self.kind, value)
+
+    @property
+    def pushed_key(self) -> tuple[str, str] | None:
+        """The key of :func:`pushed_statuses` whose messages are about this wait's object."""
+        spec = PUSHED_KINDS.get(self.kind)
+        if spec is None or spec[2] not in self.ids:
+            return None
+        return self.kind, self.ids[spec[2]]
 
     @property
     def primary_id(self) -> tuple[str, str] | None:
@@ -113,7 +227,7 @@ def describe_wait(
     operator: str,
     rendered: Mapping[str, Any] | None,
     since: datetime | None,
-    last_status: str | None = None,
+    last_status: LastStatus | None = None,
 ) -> WaitRow | None:
     """A :class:`WaitRow`, or ``None`` when the task is not an Xportcn wait."""
     kind = WAIT_OPERATORS.get(operator)

@@ -249,6 +249,7 @@ class XportcnWaitingOperatorMixin:
         timeout: float | None,
     ) -> Any:
         """Wait until ``spec`` succeeds, then return ``result`` (raise on failure or timeout)."""
+        from xportcn_provider.last_status import LastStatusRecorder
         from xportcn_provider.triggers.status import status_trigger_for
         from xportcn_provider.waiting import (
             PollState,
@@ -258,11 +259,19 @@ class XportcnWaitingOperatorMixin:
         )
 
         log = self.log  # type: ignore[attr-defined]
+        recorder = LastStatusRecorder(context, log)
         # Every waiting operator waits on what it has just written: its first reads may find
         # nothing yet (read-after-write lag) without failing the task (issue 11 item 11).
         spec = spec.after_write()
         if not self.deferrable:
-            wait_sync(self.hook, spec, poll_interval=poll_interval, timeout=timeout, log=log)
+            wait_sync(
+                self.hook,
+                spec,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                log=log,
+                on_status=recorder.seen,
+            )
             return result
         started = time.time()
         state = PollState(spec)
@@ -275,6 +284,7 @@ class XportcnWaitingOperatorMixin:
                 ) from err
         else:
             outcome = state.observe(data, log)
+            recorder.seen(outcome.status, deferring=True)
             if outcome.outcome == "success":
                 log.info("Xportcn %s: already %s, no need to defer.", spec.describe(), outcome.status)
                 return result

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 MAX_WAITS = 5000
 MAX_CREATED = 100
 MAX_MESSAGES = 50
+#: Push events read at most to find the newest pushed status of the waited-on orders and refunds.
+MAX_PUSHED_STATUSES = 2000
 #: Live status: cached per object for this long, and each read gets this timeout.
 LIVE_CACHE_SECONDS = 30.0
 LIVE_TIMEOUT_SECONDS = 4.0
@@ -105,10 +107,12 @@ def _xcom_value(raw: Any) -> Any:
 def read_page_data(
     dag_ids: set[str], *, may_read_assets: bool
 ) -> tuple[list[mon.WaitRow], list[mon.CreatedRow], list[dict[str, Any]] | None, bool]:
-    """Three bounded queries: in-flight waits (with rendered fields), created objects, messages."""
+    """Four bounded queries: in-flight waits (with rendered fields and recorded last status),
+    pushed statuses of their objects, created objects, recent messages."""
     import sqlalchemy as sa
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+    from airflow.models.task_state_store import TaskStateStoreModel as TSS
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -130,6 +134,7 @@ def read_page_data(
                 TI.start_date,
                 TI.queued_dttm,
                 RTIF.rendered_fields,
+                TSS.value.label("last_status"),
             )
             .outerjoin(
                 RTIF,
@@ -138,6 +143,16 @@ def read_page_data(
                     RTIF.run_id == TI.run_id,
                     RTIF.task_id == TI.task_id,
                     RTIF.map_index == TI.map_index,
+                ),
+            )
+            .outerjoin(
+                TSS,
+                sa.and_(
+                    TSS.dag_id == TI.dag_id,
+                    TSS.run_id == TI.run_id,
+                    TSS.task_id == TI.task_id,
+                    TSS.map_index == TI.map_index,
+                    TSS.key == mon.LAST_STATUS_KEY,
                 ),
             )
             .where(
@@ -159,9 +174,12 @@ def read_page_data(
                 operator=r.operator or "",
                 rendered=r.rendered_fields if isinstance(r.rendered_fields, dict) else None,
                 since=_as_utc(r.start_date or r.queued_dttm),
+                last_status=mon.parse_last_status(r.last_status),
             )
             if row is not None:
                 waits.append(row)
+        if may_read_assets and any(w.pushed_key for w in waits):
+            waits = _with_pushed_statuses(session, waits)
         xcoms = session.execute(
             sa.select(
                 XComModel.key,
@@ -211,6 +229,37 @@ def read_page_data(
                     }
                 )
     return waits, mon.first_mentions(created), messages, len(rows) > MAX_WAITS
+
+
+def _with_pushed_statuses(session: Any, waits: list[mon.WaitRow]) -> list[mon.WaitRow]:
+    """Each order/refund wait with the newer of its recorded and its newest pushed status.
+
+    One bounded query: the push receiver's events since the oldest such wait began.
+    """
+    import dataclasses
+
+    import sqlalchemy as sa
+    from airflow.models.asset import AssetEvent, AssetModel
+
+    starts = [w.since for w in waits if w.pushed_key and w.since is not None]
+    query = (
+        sa.select(AssetEvent.timestamp, AssetEvent.extra)
+        .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+        .where(AssetModel.uri.like("xportcn://%"))
+        .order_by(AssetEvent.id.desc())
+        .limit(MAX_PUSHED_STATUSES)
+    )
+    if starts and len(starts) == sum(1 for w in waits if w.pushed_key):
+        query = query.where(AssetEvent.timestamp >= min(starts))
+    pushed = mon.pushed_statuses((_as_utc(e.timestamp), e.extra) for e in session.execute(query).all())
+    if not pushed:
+        return waits
+    return [
+        dataclasses.replace(w, last_status=mon.newest_status(w.last_status, pushed.get(w.pushed_key)))
+        if w.pushed_key in pushed
+        else w
+        for w in waits
+    ]
 
 
 # --- live status (task tab) ---------------------------------------------------------------------
@@ -422,6 +471,7 @@ def monitor_router() -> APIRouter:
                     "failure": w.failure,
                     "since": w.since.isoformat() if w.since else None,
                     "age_hours": w.age_hours(now),
+                    "last_status": w.last_status.stored() if w.last_status else None,
                 }
                 for w in data["waits"]
             ],

@@ -14,6 +14,7 @@ Subclasses only say *what* to wait for (:meth:`XportcnStatusSensorBase.build_spe
   to ``max_consecutive_errors`` in a row (persisted across reschedules in the task state store);
   auth and business errors fail the task at once.
 * The final record is the sensor's XCom ``return_value``.
+* Every status read is recorded for the monitoring page (:mod:`xportcn_provider.last_status`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from xportcn_provider.api.errors import XportcnError, XportcnValidationError
 from xportcn_provider.api.waits import StatusInput, WaitSpec
 from xportcn_provider.connection import DEFAULT_CONN_ID
 from xportcn_provider.hooks.xportcn import XportcnHook
+from xportcn_provider.last_status import LastStatusRecorder
 from xportcn_provider.waiting import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_POLL_INTERVAL,
@@ -148,6 +150,7 @@ class XportcnStatusSensorBase(BaseSensorOperator):
             self._keep_reschedule_safe()
         self._spec: WaitSpec | None = None
         self._state: PollState | None = None
+        self._recorder: LastStatusRecorder | None = None
 
     def _keep_reschedule_safe(self) -> None:
         """In ``reschedule`` mode, raise a ``poke_interval``/``max_wait`` below 30 s, with a warning.
@@ -249,6 +252,7 @@ class XportcnStatusSensorBase(BaseSensorOperator):
             ) from err
         had_errors = state.consecutive_errors > 0
         result = state.observe(data, self.log)
+        self._last_status_recorder(context).seen(result.status, deferring=self.deferrable)
         if had_errors:
             self._persist_error_count(context)
         if result.outcome == "success":
@@ -321,6 +325,12 @@ class XportcnStatusSensorBase(BaseSensorOperator):
         record = event_result(event)
         self.log.info("%s", (event or {}).get("message"))
         return record
+
+    def _last_status_recorder(self, context: Context) -> LastStatusRecorder:
+        """One recorder per task process (reschedule mode starts a new one each poke)."""
+        if self._recorder is None:
+            self._recorder = LastStatusRecorder(context, self.log)
+        return self._recorder
 
     # --- error count across reschedules ---------------------------------------------------------
     def _restore_error_count(self, context: Context) -> None:

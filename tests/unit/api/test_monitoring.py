@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from xportcn_provider.api import monitoring as mon
@@ -116,3 +117,60 @@ def test_an_object_is_listed_once_under_the_task_that_created_it() -> None:
         ("2", "create_order"),
         ("1", "create_order"),
     ]
+
+
+# --- last status seen -------------------------------------------------------------------------------
+
+
+def test_a_recorded_last_status_round_trips_and_bad_values_are_ignored() -> None:
+    seen = mon.LastStatus("waitsellersend", NOW, mon.VIA_BEFORE_DEFER)
+    stored = json.dumps(seen.stored())
+    assert mon.parse_last_status(stored) == seen
+    assert mon.parse_last_status(seen.stored()) == seen
+    assert str(seen) == "waitsellersend (check before deferring, 2026-12-02 12:00:00 UTC)"
+    naive = json.dumps({"status": "x", "seen_at": "2026-12-02T12:00:00"})
+    assert mon.parse_last_status(naive) == mon.LastStatus("x", NOW, mon.VIA_POKE)
+    for bad in (None, "", "not json", "[1]", json.dumps({"status": None}), json.dumps({"seen_at": "x"})):
+        assert mon.parse_last_status(bad) is None, bad
+    assert mon.parse_last_status(json.dumps({"status": "x", "seen_at": "yesterday"})) == mon.LastStatus(
+        "x", None, mon.VIA_POKE
+    )
+
+
+def test_pushed_statuses_keep_the_newest_fresh_message_per_order_and_refund() -> None:
+    early, late = NOW - timedelta(minutes=5), NOW
+    events = [
+        (early, {"kind": "orders", "order_id": "O1", "status": "waitsellersend"}),
+        (late, {"kind": "orders", "order_id": "O1", "status": "waitbuyerreceive"}),
+        (NOW + timedelta(minutes=1), {"kind": "orders", "order_id": "O1", "status": "old", "stale": True}),
+        (early, {"kind": "refunds", "refund_id": "TQ1", "order_id": "O9", "status": "refundsuccess"}),
+        (late, {"kind": "refunds", "refund_id": None, "order_id": "O2", "status": "x"}),  # no refund id
+        (late, {"kind": "packages", "out_order_id": "P1", "status": "x"}),  # never pushed: ignored
+        (late, "not a dict"),
+        (late, {"kind": "orders", "order_id": "O3", "raw_status": "RAW"}),
+    ]
+    pushed = mon.pushed_statuses(events)
+    assert pushed == {
+        ("order", "O1"): mon.LastStatus("waitbuyerreceive", late, mon.VIA_PUSH),
+        ("refund", "TQ1"): mon.LastStatus("refundsuccess", early, mon.VIA_PUSH),
+        ("order", "O3"): mon.LastStatus("RAW", late, mon.VIA_PUSH),
+    }
+
+
+def test_the_newer_of_recorded_and_pushed_status_wins() -> None:
+    recorded = mon.LastStatus("waitsellersend", NOW, mon.VIA_BEFORE_DEFER)
+    newer = mon.LastStatus("waitbuyerreceive", NOW + timedelta(seconds=1), mon.VIA_PUSH)
+    older = mon.LastStatus("waitbuyerpay", NOW - timedelta(seconds=1), mon.VIA_PUSH)
+    assert mon.newest_status(recorded, newer) == newer
+    assert mon.newest_status(recorded, older) == recorded
+    assert mon.newest_status(recorded, mon.LastStatus("tie", NOW, mon.VIA_PUSH)) == recorded
+    assert mon.newest_status(None, older) == older and mon.newest_status(recorded, None) == recorded
+    assert mon.newest_status(mon.LastStatus("x", None, mon.VIA_POKE), older) == older
+
+
+def test_only_order_and_refund_waits_match_pushed_messages() -> None:
+    assert wait("a", "XportcnOrderStatusSensor", 1, order_id="O1").pushed_key == ("order", "O1")
+    assert wait("b", "XportcnRefundStatusSensor", 1, refund_id="TQ1").pushed_key == ("refund", "TQ1")
+    assert wait("c", "XportcnRefundStatusSensor", 1, order_id="O1").pushed_key is None
+    assert wait("d", "XportcnLogisticsStatusSensor", 1, order_id="O1").pushed_key is None
+    assert wait("e", "XportcnPackageStatusSensor", 1, out_order_id="P1").pushed_key is None
