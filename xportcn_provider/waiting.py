@@ -298,7 +298,8 @@ def wait_sync(
 ) -> Any:
     """Poll ``spec`` through ``hook.call`` until success; return the final record.
 
-    ``on_status`` is told every status read (the monitoring page's "last status seen").
+    ``on_status`` is told what every answer showed (:meth:`WaitSpec.observed`: the monitoring
+    page's "last status seen").
 
     Polls at once, then every ``poll_interval`` seconds (doubling with ``exponential_backoff``,
     capped at ``max_poll_interval``, never sleeping past the deadline). ``timeout=None`` waits
@@ -328,7 +329,7 @@ def wait_sync(
         else:
             result = state.observe(data, log)
             if on_status is not None:
-                on_status(result.status)
+                on_status(spec.observed(data, result))
             if result.outcome == "success":
                 log.info("Xportcn %s: reached %s.", spec.describe(), result.status)
                 return data

@@ -98,6 +98,12 @@ def test_monitoring_pages_need_a_login_and_show_the_waits() -> None:
             [row] = [w for w in data["waits"] if w["run_id"] == run_id]
             assert (row["task_id"], row["kind"], row["state"]) == (WAIT, "logistics", "deferred"), row
             assert row["ids"]["order_id"] == order_id and row["age_hours"] < 1
+            # last status seen: the sensor's check before deferring, from task_state_store
+            last = row["last_status"]
+            assert (last["status"], last["via"]) == (
+                "waitsellersend (no trackingNumber yet)",
+                "check before deferring",
+            ), row
             assert any(c["kind"] == "order" and c["id"] == order_id for c in data["created"]), data["created"]
             assert bearer.get(f"{ui}/api/in-flight", params={"kind": "refund"}).json()["waits"] == []
             assert bearer.get(f"{ui}/api/in-flight", params={"older_than_hours": "2"}).json()["waits"] == []

@@ -5,7 +5,8 @@ lets one ``xportcn_fulfilment`` run finish and holds the other's order unshipped
 ``wait_until_shipped`` stays deferred. Chromium, driven over the DevTools protocol (no extra
 Python package: ``websockets`` comes with uvicorn), signs in the way the UI does (the ``_token``
 JWT cookie), opens the UI's ``/plugin/xportcn`` route (the nav page, in the UI's iframe) and the
-task instance's ``Xportcn`` tab, asserts the rows, links and the live status, and saves
+tab of the deferred and of the finished run's wait, asserts the rows, links, the last status the
+sensor recorded and the live statuses, and saves
 screenshots to ``docs/images/``. Without Chromium the test is skipped, naming the Debian
 packages; ``.ci/run`` installs them.
 """
@@ -185,14 +186,31 @@ def test_nav_page_and_task_tab_in_a_real_browser(browser: Browser, tmp_path: Pat
                 "console_url", "https://www.xportcn.com"
             )
             assert f"{console}/order/detail?orderId={held}" in links, links
+            # "Last status": what the sensor read before it deferred (task_state_store).
+            last = browser.evaluate(
+                "document.querySelector('iframe').contentDocument.querySelector('.last-status')"
+                ".closest('td').innerText"
+            )
+            assert "waitsellersend" in last and "check before deferring" in last, last
             browser.screenshot(shots / "xportcn-nav-page.png")
 
-            run_path = f"/dags/{DAG_ID}/runs/{quote(deferred, safe='')}/tasks/{WAIT}"
-            tab = f"{stack.base_url}{run_path}/plugin/xportcn_task"
-            browser.send("Page.navigate", url=tab)
-            text = browser.wait_for_frame("Live status")
+            def open_tab(run_id: str) -> str:
+                run_path = f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/{WAIT}"
+                browser.send("Page.navigate", url=f"{stack.base_url}{run_path}/plugin/xportcn_task")
+                return browser.wait_for_frame("Live status")
+
+            text = open_tab(deferred)
             assert "waitsellersend" in text and held in text and running.handle.url in text
             browser.screenshot(shots / "xportcn-task-tab.png")
+
+            # The finished run's tab: the shipped order's live status, read now from the sandbox.
+            now_status = control.get("order", shipped)["status"]
+            assert now_status != "waitsellersend"
+            control.force("order", shipped, now_status, hold=True)  # no further step while we look
+            text = open_tab(finished)
+            assert f"Live status: {now_status}" in text, text[:2000]
+            assert shipped in text and held not in text and running.handle.url in text
+            browser.screenshot(shots / "xportcn-task-tab-finished.png")
 
             # Signed out, the same page shows no data.
             browser.send("Network.clearBrowserCookies")

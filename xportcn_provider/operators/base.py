@@ -284,7 +284,7 @@ class XportcnWaitingOperatorMixin:
                 ) from err
         else:
             outcome = state.observe(data, log)
-            recorder.seen(outcome.status, deferring=True)
+            recorder.seen(spec.observed(data, outcome), deferring=True)
             if outcome.outcome == "success":
                 log.info("Xportcn %s: already %s, no need to defer.", spec.describe(), outcome.status)
                 return result

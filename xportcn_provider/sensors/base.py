@@ -252,7 +252,7 @@ class XportcnStatusSensorBase(BaseSensorOperator):
             ) from err
         had_errors = state.consecutive_errors > 0
         result = state.observe(data, self.log)
-        self._last_status_recorder(context).seen(result.status, deferring=self.deferrable)
+        self._last_status_recorder(context).seen(spec.observed(data, result), deferring=self.deferrable)
         if had_errors:
             self._persist_error_count(context)
         if result.outcome == "success":

@@ -227,3 +227,22 @@ def test_status_trigger_for_without_timeout() -> None:
         refund_wait("TQ1"), conn_id="c", poll_interval=5, timeout=None
     )
     assert trigger.deadline is None and defer_timeout is None
+
+
+# --- what an answer showed, for the monitoring page's "last status seen" -------------------------
+
+
+def test_observed_is_the_status_or_what_a_presence_wait_still_misses() -> None:
+    refund = refund_wait("TQ1")
+    answer = {"refundId": "TQ1", "status": "waitselleragree"}
+    assert refund.observed(answer, refund.evaluate(answer)) == "waitselleragree"
+    assert refund.observed(None, refund.evaluate(None)) == "not found yet"
+    tracking = domestic_tracking_wait("9")
+    unshipped = {"orderId": "9", "status": "WAITING_FOR_SENT", "trackingNumber": None}
+    assert (
+        tracking.observed(unshipped, tracking.evaluate(unshipped)) == "waitsellersend (no trackingNumber yet)"
+    )
+    bare = {"orderId": "9"}
+    assert tracking.observed(bare, tracking.evaluate(bare)) == "no trackingNumber yet"
+    shipped = {**unshipped, "status": "waitbuyerreceive", "trackingNumber": "SF1"}
+    assert tracking.observed(shipped, tracking.evaluate(shipped)) == "SF1"
