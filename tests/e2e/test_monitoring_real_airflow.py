@@ -133,7 +133,7 @@ def test_monitoring_pages_need_a_login_and_show_the_waits() -> None:
             control.clear_calls()
             tab = cookie.get(task_url)
             assert tab.status_code == 200, tab.text
-            assert 'class="live-status">waitsellersend<' in tab.text, tab.text
+            assert 'class="live-status">waitsellersend (no trackingNumber yet)<' in tab.text, tab.text
             assert running.handle.url in tab.text and order_id in tab.text
             again = cookie.get(task_url)
             assert "(cached)" in again.text

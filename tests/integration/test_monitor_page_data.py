@@ -27,7 +27,8 @@ def _ts(value: datetime) -> str:
 
 @pytest.fixture
 def page_rows(airflow_db: Path) -> dict[str, str]:
-    """Four waits over two DAGs, their recorded statuses and push events; returns the ids used."""
+    """Four sensor waits over two DAGs with their recorded statuses, two waiting operators, push
+    events; returns the ids used."""
     tag = uuid.uuid4().hex[:8]
     ids = {
         "dag": f"page_data_{tag}",
@@ -72,6 +73,29 @@ def page_rows(airflow_db: Path) -> dict[str, str]:
                 _ts(T0),
             ),
         )
+    # Waiting operators: one deferred (waits on the refund it created, named by its XCom), one
+    # still creating its order (running, nothing recorded yet: not a wait).
+    for task_id, operator, state, xcoms in (
+        (
+            "create_refund",
+            "XportcnCreateRefundOperator",
+            "deferred",
+            {"refund_id": ids["refund"] + "9", "order_id": ids["order"]},
+        ),
+        ("create_order", "XportcnCreateOrderOperator", "running", {"order_id": ids["order"]}),
+    ):
+        db.execute(
+            "INSERT INTO task_instance (id, task_id, dag_id, run_id, map_index, start_date, state,"
+            " try_number, pool, pool_slots, operator) VALUES (?, ?, ?, ?, -1, ?, ?, 1,"
+            " 'default_pool', 1, ?)",
+            (uuid.uuid4().hex, task_id, ids["dag"], run_id, _ts(T0), state, operator),
+        )
+        for key, value in xcoms.items():
+            db.execute(
+                'INSERT INTO xcom (dag_run_id, task_id, map_index, "key", dag_id, run_id, value, timestamp)'
+                " VALUES (?, ?, -1, ?, ?, ?, ?, ?)",
+                (int(tag, 16), task_id, key, ids["dag"], run_id, json.dumps(value), _ts(T0)),
+            )
     events = [
         # (kind, extra, received at): a newer order message, an older refund message, a newer
         # but stale refund message
@@ -112,7 +136,9 @@ def test_each_wait_shows_the_newer_of_its_recorded_and_its_pushed_status(page_ro
     waits, _created, messages, truncated = read_page_data({page_rows["dag"]}, may_read_assets=True)
     assert not truncated
     mine = _by_task(waits, page_rows["dag"])
-    assert set(mine) == {"wait_order", "wait_refund", "wait_shipped"}
+    assert set(mine) == {"wait_order", "wait_refund", "wait_shipped", "create_refund"}
+    created = mine["create_refund"]
+    assert (created.kind, created.primary_id) == ("refund", ("refund_id", page_rows["refund"] + "9"))
     assert all(w.dag_id != page_rows["hidden_dag"] for w in waits)
 
     order = mine["wait_order"].last_status

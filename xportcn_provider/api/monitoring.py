@@ -21,7 +21,10 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xportcn_provider.api.waits import WaitSpec
 
 #: Task-instance states of a wait that is not finished.
 IN_FLIGHT_STATES = ("deferred", "up_for_reschedule", "running", "queued")
@@ -33,16 +36,24 @@ WAIT_OPERATORS: Mapping[str, str] = {
     "XportcnPackageStatusSensor": "package",
     "XportcnLogisticsStatusSensor": "logistics",
     "XportcnCreateRefundOperator": "refund",  # with wait_for_completion=True
+    "XportcnCreateOrderOperator": "order",  # with wait_for
 }
 KINDS = ("order", "refund", "package", "logistics")
 
 #: Rendered template field -> the id it holds, per kind (the sensors' template fields).
 ID_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "order": ("order_id",),
+    "order": ("order_id", "platform"),
     "refund": ("refund_id", "order_id"),
-    "package": ("out_order_id", "logistics_tracking_number"),
+    "package": ("out_order_id", "tracking_number"),
     "logistics": ("order_id", "out_order_id", "leg"),
 }
+
+#: Waiting operators: they create first and wait after, so they are a wait only once deferred or
+#: once they recorded a status; the ids they wait on are their XComs (pushed before waiting).
+WAITING_OPERATORS = frozenset({"XportcnCreateRefundOperator", "XportcnCreateOrderOperator"})
+
+#: Rendered fields kept with the ids because they change how the object is read.
+NOT_IDS = frozenset({"leg", "platform"})
 
 #: XCom key an operator pushes -> the kind of object it created or names.
 CREATED_KEYS: Mapping[str, str] = {
@@ -198,6 +209,8 @@ class WaitRow:
         if primary is None:
             return None
         name, value = primary
+        if name == "tracking_number":  # the console finds a package by its out_order_id only
+            return None
         return ("order", value) if name == "order_id" else (self.kind, value)
 
     @property
@@ -212,7 +225,7 @@ class WaitRow:
     def primary_id(self) -> tuple[str, str] | None:
         """``(field, id)`` of the object the console link points at."""
         for name in ID_FIELDS.get(self.kind, ()):
-            if name in self.ids and name != "leg":
+            if name in self.ids and name not in NOT_IDS:
                 return name, self.ids[name]
         return None
 
@@ -228,12 +241,19 @@ def describe_wait(
     rendered: Mapping[str, Any] | None,
     since: datetime | None,
     last_status: LastStatus | None = None,
+    xcom_ids: Mapping[str, Any] | None = None,
 ) -> WaitRow | None:
-    """A :class:`WaitRow`, or ``None`` when the task is not an Xportcn wait."""
+    """A :class:`WaitRow`, or ``None`` when the task is not an Xportcn wait (yet).
+
+    ``xcom_ids``: the task's own XComs named in :data:`CREATED_KEYS`, which name what a waiting
+    operator waits on (its refund id is known only once it has created the refund).
+    """
     kind = WAIT_OPERATORS.get(operator)
     if kind is None:
         return None
-    fields = dict(rendered or {})
+    if operator in WAITING_OPERATORS and state != "deferred" and last_status is None:
+        return None  # still creating, or not configured to wait
+    fields = {**dict(rendered or {}), **{k: v for k, v in dict(xcom_ids or {}).items() if v is not None}}
     ids = {name: text for name in ID_FIELDS[kind] if (text := _text(fields.get(name))) is not None}
     return WaitRow(
         dag_id=dag_id,
@@ -318,3 +338,108 @@ def first_mentions(rows: Iterable[CreatedRow]) -> list[CreatedRow]:
         if known is None or (row.at is not None and (known.at is None or row.at < known.at)):
             first[key] = row
     return sorted(first.values(), key=lambda r: r.at.timestamp() if r.at else 0.0, reverse=True)
+
+
+# --- the task tab: which objects to read live, and how --------------------------------------------
+
+#: Why an object has no live read.
+NO_READ_LOGISTICS = (
+    "The service has no read endpoint for international logistics orders; open it in the console."
+)
+
+
+@dataclass(frozen=True)
+class LiveObject:
+    """One object on a task's tab and the read that shows its status now.
+
+    ``spec`` is the same :class:`~xportcn_provider.api.waits.WaitSpec` a sensor on that object
+    would poll (one source of truth for endpoint, body and where the status is), or ``None``
+    with ``no_read`` saying why.
+    """
+
+    kind: str
+    object_id: str
+    source: str
+    #: a key of ``CONSOLE_PATHS``, or ``None`` when the console cannot open it by this id
+    console_kind: str | None
+    spec: WaitSpec | None
+    no_read: str | None = None
+
+
+def _read_spec(kind: str, ids: Mapping[str, str]) -> tuple[str, str, str | None, WaitSpec] | None:
+    """``(kind, id, console kind, spec)`` of the object a wait's ids name, read as its sensor does."""
+    from xportcn_provider.api import waits
+
+    if kind == "order" and "order_id" in ids:
+        if str(ids.get("platform", "")).strip().lower() == "taobao":
+            oid = ids["order_id"]
+            return "order", oid, "taobao_order", waits.taobao_order_wait(oid)
+        return "order", ids["order_id"], "order", waits.order_wait(ids["order_id"])
+    if kind == "refund" and "refund_id" in ids:
+        return "refund", ids["refund_id"], "refund", waits.refund_wait(ids["refund_id"])
+    if kind == "refund" and "order_id" in ids:  # a refund not created yet: the order it is about
+        return "order", ids["order_id"], "order", waits.order_wait(ids["order_id"])
+    if kind == "package" and ("out_order_id" in ids or "tracking_number" in ids):
+        spec = waits.package_wait(
+            out_order_id=ids.get("out_order_id"), tracking_number=ids.get("tracking_number")
+        )
+        if "out_order_id" in ids:
+            return "package", ids["out_order_id"], "package", spec
+        return "package", ids["tracking_number"], None, spec
+    if kind == "logistics":
+        if str(ids.get("leg", "domestic")).strip().lower() == "international" and "out_order_id" in ids:
+            oid = ids["out_order_id"]
+            return "package", oid, "package", waits.package_wait(out_order_id=oid)
+        if "order_id" in ids:
+            return "order", ids["order_id"], "order", waits.domestic_tracking_wait(ids["order_id"])
+    return None
+
+
+def live_objects(wait: WaitRow | None, xcom_ids: Mapping[str, Any], *, operator: str) -> list[LiveObject]:
+    """What a task's tab reads: the object it waits on, then the objects it created (its XComs)."""
+    from xportcn_provider.api.errors import XportcnValidationError
+
+    objects: list[LiveObject] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(
+        kind: str,
+        object_id: str,
+        source: str,
+        console_kind: str | None,
+        spec: WaitSpec | None,
+        why: str | None,
+    ) -> None:
+        if (kind, object_id) not in seen:
+            seen.add((kind, object_id))
+            objects.append(LiveObject(kind, object_id, source, console_kind, spec, why))
+
+    if wait is not None and wait.primary_id is not None:
+        try:
+            found = _read_spec(wait.kind, wait.ids)
+        except XportcnValidationError as err:
+            name, value = wait.primary_id
+            add(wait.kind, value, f"waits on ({name})", wait.kind, None, f"Cannot read it: {err.message}")
+        else:
+            if found is not None:
+                kind, object_id, console_kind, spec = found
+                add(kind, object_id, f"waits on ({wait.primary_id[0]})", console_kind, spec, None)
+    taobao = "Taobao" in operator
+    for key, value in xcom_ids.items():
+        created_kind = CREATED_KEYS.get(key)
+        created_id = _text(value)
+        if created_kind is None or created_id is None:
+            continue
+        source = f"XCom {key}"
+        if created_kind == "logistics":
+            add(created_kind, created_id, source, "logistics", None, NO_READ_LOGISTICS)
+            continue
+        ids = {key: created_id, **({"platform": "taobao"} if taobao else {})}
+        try:
+            found = _read_spec(created_kind, ids)
+        except XportcnValidationError as err:
+            add(created_kind, created_id, source, created_kind, None, f"Cannot read it: {err.message}")
+            continue
+        if found is not None:
+            add(found[0], found[1], source, found[2], found[3], None)
+    return objects

@@ -220,22 +220,21 @@ class WaitSpec:
         """What one answer showed, in a few words: the monitoring page's "last status seen".
 
         The status when there is one; for a wait on a field's presence (a tracking number) the
-        object's own status with what is still missing (``waitsellersend (no trackingNumber
-        yet)``); ``not found yet`` for an answer without the object.
+        object's own status with that field (``waitsellersend (no trackingNumber yet)``,
+        ``waitbuyerreceive (trackingNumber SF123)``); ``not found yet`` for an answer without the
+        object.
         """
-        if result.status is not None:
-            return result.status
         if result.missing:
             return "not found yet"
         if self.vocabulary is not None:
-            return None
-        note = f"no {self.status_field} yet"
+            return result.status
+        field = f"{self.status_field} {result.status}" if result.status else f"no {self.status_field} yet"
         if self.failure_field and self.failure_vocabulary and self.rows_field is None:
             raw = lookup_path(data, self.failure_field)
             status = None if raw is _MISSING else st.get_vocabulary(self.failure_vocabulary).normalize(raw)
             if status is not None:
-                return f"{status} ({note})"
-        return note
+                return f"{status} ({field})"
+        return field
 
     def describe(self) -> str:
         """For log lines and error messages: what is awaited, for which ids."""

@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -107,8 +108,9 @@ def _xcom_value(raw: Any) -> Any:
 def read_page_data(
     dag_ids: set[str], *, may_read_assets: bool
 ) -> tuple[list[mon.WaitRow], list[mon.CreatedRow], list[dict[str, Any]] | None, bool]:
-    """Four bounded queries: in-flight waits (with rendered fields and recorded last status),
-    pushed statuses of their objects, created objects, recent messages."""
+    """Bounded queries, none per row: in-flight waits (with rendered fields and recorded last
+    status), the ids waiting operators pushed, pushed statuses of the waited-on objects, created
+    objects, recent messages."""
     import sqlalchemy as sa
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
@@ -164,6 +166,7 @@ def read_page_data(
             .limit(MAX_WAITS + 1)
         )
         rows = session.execute(query).all()
+        own_ids = _waiting_operator_xcoms(session, rows[:MAX_WAITS])
         for r in rows[:MAX_WAITS]:
             row = mon.describe_wait(
                 dag_id=r.dag_id,
@@ -175,6 +178,7 @@ def read_page_data(
                 rendered=r.rendered_fields if isinstance(r.rendered_fields, dict) else None,
                 since=_as_utc(r.start_date or r.queued_dttm),
                 last_status=mon.parse_last_status(r.last_status),
+                xcom_ids=own_ids.get((r.dag_id, r.run_id, r.task_id, r.map_index)),
             )
             if row is not None:
                 waits.append(row)
@@ -231,6 +235,43 @@ def read_page_data(
     return waits, mon.first_mentions(created), messages, len(rows) > MAX_WAITS
 
 
+def _waiting_operator_xcoms(
+    session: Any, rows: Sequence[Any]
+) -> dict[tuple[str, str, str, int], dict[str, Any]]:
+    """The ids a waiting operator pushed before it began to wait, for every such row (one query)."""
+    import sqlalchemy as sa
+    from airflow.models.xcom import XComModel
+
+    wanted = {
+        (r.dag_id, r.run_id, r.task_id, r.map_index) for r in rows if r.operator in mon.WAITING_OPERATORS
+    }
+    if not wanted:
+        return {}
+    found: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    xcoms = session.execute(
+        sa.select(
+            XComModel.dag_id,
+            XComModel.run_id,
+            XComModel.task_id,
+            XComModel.map_index,
+            XComModel.key,
+            XComModel.value,
+        )
+        .where(
+            XComModel.key.in_(list(mon.CREATED_KEYS)),
+            XComModel.dag_id.in_(sorted({w[0] for w in wanted})),
+            XComModel.run_id.in_(sorted({w[1] for w in wanted})),
+            XComModel.task_id.in_(sorted({w[2] for w in wanted})),
+        )
+        .limit(len(wanted) * len(mon.CREATED_KEYS) * 4)
+    ).all()
+    for x in xcoms:
+        key = (x.dag_id, x.run_id, x.task_id, x.map_index)
+        if key in wanted:
+            found.setdefault(key, {})[x.key] = _xcom_value(x.value)
+    return found
+
+
 def _with_pushed_statuses(session: Any, waits: list[mon.WaitRow]) -> list[mon.WaitRow]:
     """Each order/refund wait with the newer of its recorded and its newest pushed status.
 
@@ -267,17 +308,9 @@ def _with_pushed_statuses(session: Any, waits: list[mon.WaitRow]) -> list[mon.Wa
 _live_cache: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
 _live_lock = threading.Lock()
 
-#: kind -> (read endpoint, payload field) for the live read; read endpoints only.
-LIVE_READS: dict[str, tuple[str, str]] = {
-    "order": ("order_detail", "orderId"),
-    "refund": ("refund_detail", "refundId"),
-    "package": ("package_detail", "outOrderId"),
-    "logistics": ("order_logistics", "orderId"),
-}
 
-
-def _client_for(conn_id: str) -> tuple[Any, str, str]:
-    """A read client for the task's connection: (client, base URL, console URL)."""
+def _client_for(conn_id: str, *, connect: bool = True) -> tuple[Any, str, str]:
+    """A read client for the task's connection: (client or ``None``, base URL, console URL)."""
     from dataclasses import replace
 
     from airflow.models.connection import Connection
@@ -288,37 +321,55 @@ def _client_for(conn_id: str) -> tuple[Any, str, str]:
     conn = Connection.get_connection_from_secrets(conn_id)
     config = read_connection(conn, conn.extra_dejson)
     settings = replace(config.settings, timeout=LIVE_TIMEOUT_SECONDS, max_retries=0)
-    return XportcnClient(config.credentials, settings), settings.base_url, config.console_url
+    client = XportcnClient(config.credentials, settings) if connect else None
+    return client, settings.base_url, config.console_url
 
 
-def live_status(conn_id: str, kind: str, object_id: str) -> dict[str, Any]:
-    """Read one object now (cached for :data:`LIVE_CACHE_SECONDS`); errors become a message."""
+def live_status(conn_id: str, obj: mon.LiveObject) -> dict[str, Any]:
+    """Read one object now, as its sensor would (cached for :data:`LIVE_CACHE_SECONDS`).
+
+    Read endpoints only; an error becomes a one-line message, never a stack trace.
+    """
     from xportcn_provider.api.console import console_link
     from xportcn_provider.api.errors import XportcnError
 
-    key = (conn_id, kind, object_id)
+    result: dict[str, Any] = {"read_at": datetime.now(UTC).strftime("%H:%M:%S"), "cached": False}
+    if obj.spec is None:
+        try:
+            _, base_url, console_url = _client_for(conn_id, connect=False)
+            result["base_url"] = base_url
+            if obj.console_kind:
+                result["console"] = console_link(console_url, obj.console_kind, obj.object_id)
+        except Exception as err:
+            log.warning("Xportcn tab: connection %r unreadable (%s)", conn_id, type(err).__name__)
+        result["note"] = obj.no_read
+        return result
+    spec = obj.spec
+    key = (conn_id, spec.endpoint, json.dumps(dict(spec.body), sort_keys=True, default=str))
     now = time.monotonic()
     with _live_lock:
         cached = _live_cache.get(key)
     if cached is not None and now - cached[0] < LIVE_CACHE_SECONDS:
         return {**cached[1], "cached": True}
-    endpoint, field = LIVE_READS[kind]
-    result: dict[str, Any] = {"read_at": datetime.now(UTC).strftime("%H:%M:%S"), "cached": False}
     try:
         client, base_url, console_url = _client_for(conn_id)
         result["base_url"] = base_url
+        if obj.console_kind:
+            result["console"] = console_link(console_url, obj.console_kind, obj.object_id)
         try:
-            data = client.call(endpoint, {field: object_id})
+            data = client.call(spec.endpoint, dict(spec.body))
         finally:
             client.close()
+        evaluated = spec.evaluate(data)
+        result["status"] = spec.observed(data, evaluated)
+        if evaluated.reason and evaluated.outcome != "success":
+            result["reason"] = evaluated.reason
         record = data if isinstance(data, dict) else {"data": data}
-        result["status"] = record.get("status") or record.get("trackingNumber")
         result["record"] = json.dumps(record, ensure_ascii=False, indent=2, default=str)[:20_000]
-        result["console"] = console_link(console_url, kind, object_id)
     except XportcnError as err:
-        result["error"] = f"Could not read {kind} {object_id}: {err.message}"
+        result["error"] = f"Could not read {obj.kind} {obj.object_id}: {err.message}"
     except Exception as err:  # never a stack trace on the page
-        result["error"] = f"Could not read {kind} {object_id}: {type(err).__name__}"
+        result["error"] = f"Could not read {obj.kind} {obj.object_id}: {type(err).__name__}"
     with _live_lock:
         _live_cache[key] = (now, result)
     return result
@@ -359,25 +410,20 @@ def read_task_objects(dag_id: str, run_id: str, task_id: str, map_index: int) ->
         ).all()
     rendered = ti.rendered_fields if isinstance(ti.rendered_fields, dict) else {}
     conn_id = str(rendered.get("xportcn_conn_id") or "xportcn_default")
-    objects: list[tuple[str, str, str]] = []
+    operator = ti.operator or ""
+    xcom_ids = {x.key: _xcom_value(x.value) for x in xcoms}
     wait = mon.describe_wait(
         dag_id=dag_id,
         run_id=run_id,
         task_id=task_id,
         map_index=map_index,
         state=str(ti.state),
-        operator=ti.operator or "",
+        operator=operator,
         rendered=rendered,
         since=None,
+        xcom_ids=xcom_ids,
     )
-    if wait is not None and wait.primary_id is not None:
-        objects.append((wait.kind, wait.primary_id[1], f"waits on ({wait.primary_id[0]})"))
-    for x in xcoms:
-        kind = mon.CREATED_KEYS[x.key]
-        value = _xcom_value(x.value)
-        if value not in (None, "") and (kind, str(value)) not in {(k, i) for k, i, _ in objects}:
-            objects.append((kind, str(value), f"XCom {x.key}"))
-    return {"conn_id": conn_id, "objects": objects}
+    return {"conn_id": conn_id, "objects": mon.live_objects(wait, xcom_ids, operator=operator)}
 
 
 # --- routes -------------------------------------------------------------------------------------
@@ -499,10 +545,10 @@ def monitor_router() -> APIRouter:
         found = await run_in_threadpool(read_task_objects, dag_id, run_id, task_id, index)
         objects = []
         base_url = None
-        for kind, object_id, source in found["objects"]:
-            live = await run_in_threadpool(live_status, found["conn_id"], kind, object_id)
+        for obj in found["objects"]:
+            live = await run_in_threadpool(live_status, found["conn_id"], obj)
             base_url = base_url or live.get("base_url")
-            objects.append({"kind": kind, "id": object_id, "source": source, **live})
+            objects.append({"kind": obj.kind, "id": obj.object_id, "source": obj.source, **live})
         html = TAB.render(
             style=STYLE,
             dag_id=dag_id,

@@ -74,9 +74,10 @@ TAB = _env.from_string(
 <p class="muted">Run {{ run_id }}{% if map_index >= 0 %}, map index {{ map_index }}{% endif %} ·
 connection <code>{{ conn_id }}</code>{% if base_url %} · API {{ base_url }}{% endif %}</p>
 {% for o in objects %}<h2 class="object">{{ o.kind }} <code>{{ o.id }}</code> <span class="muted">({{ o.source }})</span></h2>
-{% if o.error %}<p class="bad live-error">{{ o.error }}</p>{% else %}
+{% if o.error %}<p class="bad live-error">{{ o.error }}</p>{% elif o.note %}
+<p class="muted live-note">{{ o.note }}{% if o.console %} · <a target="_blank" rel="noopener" href="{{ o.console }}">open in the Xport console</a>{% endif %}</p>{% else %}
 <p>Live status: <strong class="live-status">{{ o.status or "—" }}</strong>
-<span class="muted">read {{ o.read_at }} UTC{% if o.cached %} (cached){% endif %}</span>
+<span class="muted">read {{ o.read_at }} UTC{% if o.cached %} (cached){% endif %}{% if o.reason %} · {{ o.reason }}{% endif %}</span>
 {% if o.console %} · <a target="_blank" rel="noopener" href="{{ o.console }}">open in the Xport console</a>{% endif %}</p>
 <pre>{{ o.record }}</pre>{% endif %}
 {% else %}<p class="muted">This task neither created nor waits on an Xportcn object.</p>{% endfor %}

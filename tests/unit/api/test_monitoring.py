@@ -174,3 +174,80 @@ def test_only_order_and_refund_waits_match_pushed_messages() -> None:
     assert wait("c", "XportcnRefundStatusSensor", 1, order_id="O1").pushed_key is None
     assert wait("d", "XportcnLogisticsStatusSensor", 1, order_id="O1").pushed_key is None
     assert wait("e", "XportcnPackageStatusSensor", 1, out_order_id="P1").pushed_key is None
+
+
+# --- waiting operators and the task tab's live reads ------------------------------------------------
+
+
+def test_a_waiting_operator_is_a_wait_only_once_it_waits_and_waits_on_its_own_xcom_ids() -> None:
+    def refund_op(state: str, last: mon.LastStatus | None) -> mon.WaitRow | None:
+        return mon.describe_wait(
+            dag_id="d",
+            run_id="r",
+            task_id="create_refund",
+            map_index=-1,
+            state=state,
+            operator="XportcnCreateRefundOperator",
+            rendered={"order_id": "2618493058261900001"},
+            since=NOW,
+            last_status=last,
+            xcom_ids={"refund_id": "TQ77", "order_id": "2618493058261900001", "refund_url": "x"},
+        )
+
+    assert refund_op("running", None) is None  # creating, or not waiting at all
+    assert refund_op("queued", None) is None
+    deferred = refund_op("deferred", None)
+    assert deferred is not None and deferred.primary_id == ("refund_id", "TQ77")
+    assert deferred.pushed_key == ("refund", "TQ77")
+    polling = refund_op("running", mon.LastStatus("waitselleragree", NOW, mon.VIA_POKE))
+    assert polling is not None and polling.ids["refund_id"] == "TQ77"
+
+
+def _reads(wait: mon.WaitRow | None, xcoms: dict[str, object], operator: str = "") -> list[tuple]:
+    return [
+        (
+            o.kind,
+            o.object_id,
+            o.console_kind,
+            o.spec.endpoint if o.spec else None,
+            dict(o.spec.body) if o.spec else o.no_read,
+        )
+        for o in mon.live_objects(wait, xcoms, operator=operator)
+    ]
+
+
+def test_the_task_tab_reads_each_object_as_its_sensor_would() -> None:
+    order = wait("w", "XportcnOrderStatusSensor", 1, order_id="2618493058261900001", platform="1688")
+    assert _reads(order, {}) == [
+        ("order", "2618493058261900001", "order", "order_detail", {"orderId": "2618493058261900001"})
+    ]
+    taobao = wait("w", "XportcnOrderStatusSensor", 1, order_id="3300001", platform="taobao")
+    [(kind, oid, console, endpoint, _body)] = _reads(taobao, {})
+    assert (kind, oid, console, endpoint) == ("order", "3300001", "taobao_order", "taobao_order_list")
+    shipped = wait("w", "XportcnLogisticsStatusSensor", 1, order_id="2618493058261900001", leg="domestic")
+    assert _reads(shipped, {})[0][3] == "order_logistics"
+    abroad = wait("w", "XportcnLogisticsStatusSensor", 1, out_order_id="af-1", leg="international")
+    assert _reads(abroad, {}) == [("package", "af-1", "package", "package_detail", {"out_order_id": "af-1"})]
+    by_tracking = wait("w", "XportcnPackageStatusSensor", 1, tracking_number="SF123")
+    assert _reads(by_tracking, {}) == [
+        ("package", "SF123", None, "package_detail", {"logistics_tracking_number": "SF123"})
+    ]
+    assert by_tracking.console_target is None
+    refund = wait("w", "XportcnRefundStatusSensor", 1, refund_id="TQ1")
+    # the refund it waits on, then the objects it names in XCom (a duplicate once only)
+    assert _reads(refund, {"refund_id": "TQ1", "order_id": "2618493058261900001"}) == [
+        ("refund", "TQ1", "refund", "refund_detail", {"refundId": "TQ1"}),
+        ("order", "2618493058261900001", "order", "order_detail", {"orderId": "2618493058261900001"}),
+    ]
+
+
+def test_created_objects_are_read_by_kind_and_an_international_booking_has_no_read() -> None:
+    assert _reads(None, {"logistics_order_id": "LP5000000000001", "out_order_id": "af-1"}) == [
+        ("logistics", "LP5000000000001", "logistics", None, mon.NO_READ_LOGISTICS),
+        ("package", "af-1", "package", "package_detail", {"out_order_id": "af-1"}),
+    ]
+    [(_, _, console, endpoint, _)] = _reads(None, {"order_id": "3300001"}, "XportcnTaobaoCreateOrderOperator")
+    assert (console, endpoint) == ("taobao_order", "taobao_order_list")
+    [(kind, oid, _, spec, why)] = _reads(None, {"order_id": "not an id!"})
+    assert (kind, oid, spec) == ("order", "not an id!", None) and why.startswith("Cannot read it: ")
+    assert _reads(None, {"order_id": None, "other": "x"}) == []

@@ -245,4 +245,5 @@ def test_observed_is_the_status_or_what_a_presence_wait_still_misses() -> None:
     bare = {"orderId": "9"}
     assert tracking.observed(bare, tracking.evaluate(bare)) == "no trackingNumber yet"
     shipped = {**unshipped, "status": "waitbuyerreceive", "trackingNumber": "SF1"}
-    assert tracking.observed(shipped, tracking.evaluate(shipped)) == "SF1"
+    assert tracking.observed(shipped, tracking.evaluate(shipped)) == "waitbuyerreceive (trackingNumber SF1)"
+    assert tracking.observed(None, tracking.evaluate(None)) == "not found yet"
