@@ -105,6 +105,19 @@ def _xcom_value(raw: Any) -> Any:
     return raw
 
 
+def _same_task_instance(model: Any, ti: Any, *more: Any) -> Any:
+    """The join condition "rows of ``model`` that belong to this task instance" (plus ``more``)."""
+    import sqlalchemy as sa
+
+    return sa.and_(
+        model.dag_id == ti.dag_id,
+        model.run_id == ti.run_id,
+        model.task_id == ti.task_id,
+        model.map_index == ti.map_index,
+        *more,
+    )
+
+
 def read_page_data(
     dag_ids: set[str], *, may_read_assets: bool
 ) -> tuple[list[mon.WaitRow], list[mon.CreatedRow], list[dict[str, Any]] | None, bool]:
@@ -140,22 +153,11 @@ def read_page_data(
             )
             .outerjoin(
                 RTIF,
-                sa.and_(
-                    RTIF.dag_id == TI.dag_id,
-                    RTIF.run_id == TI.run_id,
-                    RTIF.task_id == TI.task_id,
-                    RTIF.map_index == TI.map_index,
-                ),
+                _same_task_instance(RTIF, TI),
             )
             .outerjoin(
                 TSS,
-                sa.and_(
-                    TSS.dag_id == TI.dag_id,
-                    TSS.run_id == TI.run_id,
-                    TSS.task_id == TI.task_id,
-                    TSS.map_index == TI.map_index,
-                    TSS.key == mon.LAST_STATUS_KEY,
-                ),
+                _same_task_instance(TSS, TI, TSS.key == mon.LAST_STATUS_KEY),
             )
             .where(
                 TI.state.in_(mon.IN_FLIGHT_STATES),
@@ -388,12 +390,7 @@ def read_task_objects(dag_id: str, run_id: str, task_id: str, map_index: int) ->
             sa.select(TI.operator, TI.state, TI.start_date, RTIF.rendered_fields)
             .outerjoin(
                 RTIF,
-                sa.and_(
-                    RTIF.dag_id == TI.dag_id,
-                    RTIF.run_id == TI.run_id,
-                    RTIF.task_id == TI.task_id,
-                    RTIF.map_index == TI.map_index,
-                ),
+                _same_task_instance(RTIF, TI),
             )
             .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id == task_id, TI.map_index == map_index)
         ).first()
