@@ -232,3 +232,66 @@ def test_sync_against_an_ignored_page_field_fails_and_keeps_the_old_partition(
         _sync(xportcn_default_conn, tmp_path)
     assert (tmp_path / "dt.jsonl").read_text() == before
     assert len(before.splitlines()) == 45
+
+
+def test_the_generic_operator_filters_a_paged_status_on_the_rows_too(
+    xportcn_default_conn: SandboxHandle,
+) -> None:
+    """Item 7 for ``XportcnApiOperator(paginate=True)``: the payload's ``status`` is not sent.
+
+    Page 2 is answered with a 429 first (``after=1``), so the newest order ships while the
+    operator waits to read it: with the filter on the server, every later row would move up one
+    place and one would be skipped.
+    """
+    import threading
+
+    from xportcn_provider.operators.generic import XportcnApiOperator
+
+    from .conftest import make_context
+
+    control = xportcn_default_conn.control
+    ids = control.seed_orders(25, status="waitsellersend", start=DAY.isoformat(), step_seconds=60)
+    other = control.seed_orders(3, status="waitbuyerreceive", start=DAY.isoformat(), step_seconds=60)
+    control.clear_calls()
+    control.inject("http_429", endpoint="order_list", count=1, after=1, retry_after=1)
+
+    def ship_after_the_first_page() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if any(c["code"] == 200 for c in control.calls("order_list")):
+                control.force("order", ids[-1], "waitbuyerreceive", hold=True)
+                return
+            time.sleep(0.02)
+
+    shipper = threading.Thread(target=ship_after_the_first_page, daemon=True)
+    shipper.start()
+    op = XportcnApiOperator(
+        task_id="orders",
+        endpoint="order_list",
+        payload={"status": "WAITING_FOR_SENT"},
+        paginate=True,
+        page_size=10,
+    )
+    rows = op.execute(make_context())
+    shipper.join(5)
+    seen = [str(r["orderId"]) for r in rows]
+    # The newest one was read (still waiting) before it shipped; none skipped; no other status.
+    assert sorted(seen) == sorted(ids) and not set(seen) & set(other)
+    bodies = [json.loads(c["body"]) for c in control.calls("order_list")]
+    assert bodies and all("status" not in b for b in bodies), bodies
+    assert any(c["code"] == 429 or c["http_status"] == 429 for c in control.calls("order_list"))
+
+
+def test_an_unknown_paged_status_fails_before_any_call(xportcn_default_conn: SandboxHandle) -> None:
+    from xportcn_provider.api.errors import XportcnValidationError
+    from xportcn_provider.operators.generic import XportcnApiOperator
+
+    from .conftest import make_context
+
+    xportcn_default_conn.control.clear_calls()
+    op = XportcnApiOperator(
+        task_id="o", endpoint="taobao_order_list", payload={"status": "shipped!"}, paginate=True
+    )
+    with pytest.raises(XportcnValidationError, match="not a Taobao order status") as err:
+        op.execute(make_context())
+    assert err.value.parameter == "status" and xportcn_default_conn.control.calls() == []

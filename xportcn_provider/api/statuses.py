@@ -283,3 +283,38 @@ def get_vocabulary(name: str) -> StatusVocabulary:
         raise XportcnValidationError(
             f"Unknown status vocabulary {name!r}. Valid: {', '.join(VOCABULARIES)}.", parameter="vocabulary"
         ) from None
+
+
+# --- status filters on paged lists -------------------------------------------------------------------
+
+#: Paged list endpoint -> (its status filter field, the vocabulary of its rows' ``status``). A
+#: status filter on these is applied to the rows on our side, never sent: when an order leaves the
+#: filtered status while the pages are read, a server-filtered list shifts by one row and the next
+#: page silently skips one (issue 11 item 7, reproduced on the sandbox).
+PAGED_STATUS_FILTERS: Mapping[str, tuple[str, str]] = {
+    "order_list": ("status", "order"),
+    "taobao_order_list": ("status", "taobao_order"),
+}
+
+
+def client_side_status_filter(
+    endpoint: str, payload: Mapping[str, object]
+) -> tuple[dict[str, object], frozenset[str] | None]:
+    """``payload`` without its status filter, and the normalised statuses to keep (``None``: all).
+
+    An unknown status is a validation error before any call, naming the known ones.
+    """
+    body = dict(payload)
+    spec = PAGED_STATUS_FILTERS.get(endpoint)
+    if spec is None or body.get(spec[0]) in (None, "", []):
+        return body, None
+    field_name, vocabulary = spec
+    raw = body.pop(field_name)
+    wanted = get_vocabulary(vocabulary).parse_set(raw, parameter=field_name)  # type: ignore[arg-type]
+    return body, wanted
+
+
+def row_has_status(row: object, endpoint: str, wanted: frozenset[str]) -> bool:
+    """Whether one listed row's ``status`` (any spelling) is one of ``wanted``."""
+    vocabulary = get_vocabulary(PAGED_STATUS_FILTERS[endpoint][1])
+    return isinstance(row, Mapping) and vocabulary.normalize(row.get("status")) in wanted

@@ -13,7 +13,7 @@ from typing import Any
 from xportcn_provider.api.endpoints import get_endpoint
 from xportcn_provider.api.errors import XportcnValidationError
 from xportcn_provider.api.ids import check_body_ids
-from xportcn_provider.api.statuses import ORDER_STATUS
+from xportcn_provider.api.statuses import client_side_status_filter, row_has_status
 
 Json = Any
 Extra = Mapping[str, Any] | None
@@ -362,15 +362,14 @@ class XportcnEndpointMethods:
             "createEndTime": create_end_time,
             "outOrderId": out_order_id,
         }
-        rows = self.paginate("order_list", build_body("order_list", fields, extra), page_size=page_size)
-        if status is None:
+        body = build_body("order_list", fields, extra)
+        if status is not None:
+            body["status"] = status
+        body, wanted = client_side_status_filter("order_list", body)
+        rows = self.paginate("order_list", body, page_size=page_size)
+        if wanted is None:
             return rows
-        wanted = ORDER_STATUS.parse_set(status, parameter="status")
-        return (
-            row
-            for row in rows
-            if isinstance(row, Mapping) and ORDER_STATUS.normalize(row.get("status")) in wanted
-        )
+        return (row for row in rows if row_has_status(row, "order_list", wanted))
 
     def order_detail(self, *, order_id: str | int, web_site: str | None = None, extra: Extra = None) -> Json:
         return self._invoke("order_detail", {"orderId": order_id, "webSite": web_site}, extra)

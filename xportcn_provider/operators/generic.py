@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from xportcn_provider.api.endpoints import CATALOGUE, ENDPOINT_NAMES
 from xportcn_provider.api.errors import XportcnValidationError
+from xportcn_provider.api.statuses import client_side_status_filter, row_has_status
 from xportcn_provider.operators.base import (
     XportcnBaseOperator,
 )
@@ -38,7 +39,10 @@ class XportcnApiOperator(XportcnBaseOperator):
 
     :param endpoint: a catalogue name, e.g. ``"product_search"`` (templated).
     :param payload: the JSON body (templated); for ``GET`` endpoints, the query parameters.
-    :param paginate: walk every page of a list endpoint and return the list of items.
+    :param paginate: walk every page of a list endpoint and return the list of items. A
+        ``status`` in the payload of ``order_list`` or ``taobao_order_list`` is then applied to
+        the rows, not sent: a server-side status filter skips a row whenever an order changes
+        status while the pages are read.
     :param page_size: items per page when paginating (1-100).
     :param max_items: fail instead of collecting more than this many items (default 10 000).
 
@@ -94,6 +98,9 @@ class XportcnApiOperator(XportcnBaseOperator):
                 parameter="paginate",
             )
         self._paginate = paginate
+        self._keep_statuses: frozenset[str] | None = None
+        if paginate:  # a status filter is applied to the rows, not sent (see client_side_status_filter)
+            payload, self._keep_statuses = client_side_status_filter(endpoint.name, payload)
         self._page_size = require_positive_int(self.page_size, "page_size")
         if self._page_size > MAX_PAGE_SIZE:
             raise XportcnValidationError(
@@ -117,6 +124,8 @@ class XportcnApiOperator(XportcnBaseOperator):
             return envelope.data
         items: list[Any] = []
         for item in self.hook.paginate(name, payload, page_size=self._page_size):
+            if self._keep_statuses is not None and not row_has_status(item, name, self._keep_statuses):
+                continue
             if len(items) >= self._max_items:
                 raise XportcnValidationError(
                     f"max_items: {name} has more than {self._max_items} items; narrow the filters in "
