@@ -6,8 +6,10 @@ before any call; the payload is sent as given (plus nothing else), and ``paginat
 list endpoint page by page, guarded by ``max_items`` so a forgotten filter cannot pull a whole
 shop into XCom.
 
-Prefer the dedicated operators for calls that create something: they make retries safe, this
-operator cannot know how (it logs a warning for such endpoints).
+A write sent through it is guarded across Airflow retries by :mod:`.write_guard` (a "sent" mark
+in ``task_state_store``, the endpoint's look-up, or a clear failure instead of a second send).
+The dedicated operators still know more (caller keys derived from the task, the objects they
+reconnect to), so prefer them for creating things.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from xportcn_provider.operators.base import (
 from xportcn_provider.operators.validation import (
     optional_bool,
     optional_mapping,
+    require_choice,
     require_positive_int,
 )
+from xportcn_provider.operators.write_guard import ON_UNKNOWN_OUTCOME, send_write
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,6 +49,10 @@ class XportcnApiOperator(XportcnBaseOperator):
         status while the pages are read.
     :param page_size: items per page when paginating (1-100).
     :param max_items: fail instead of collecting more than this many items (default 10 000).
+    :param on_unknown_outcome: for a write endpoint, what a retry does when an earlier try sent
+        the same write and its outcome is unknown and cannot be looked up: ``"fail"`` (default,
+        names what to check in the console) or ``"resend"`` (relies on the service refusing a
+        repeat). Endpoints with a look-up never need it unless the look-up cannot decide.
 
     XCom: return value = ``data`` (or the item list); key ``request_id`` = the last requestId.
     """
@@ -60,9 +68,11 @@ class XportcnApiOperator(XportcnBaseOperator):
         paginate: bool = False,
         page_size: int = 50,
         max_items: int = DEFAULT_MAX_ITEMS,
+        on_unknown_outcome: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.on_unknown_outcome = on_unknown_outcome
         self.endpoint = endpoint
         self.payload = payload
         self.paginate = paginate
@@ -107,21 +117,22 @@ class XportcnApiOperator(XportcnBaseOperator):
                 f"page_size: must be at most {MAX_PAGE_SIZE}, got {self._page_size}.", parameter="page_size"
             )
         self._max_items = require_positive_int(self.max_items, "max_items")
+        self._resend = (
+            require_choice(self.on_unknown_outcome, "on_unknown_outcome", ON_UNKNOWN_OUTCOME) == "resend"
+        )
         return {"payload": payload, "endpoint": endpoint.name}
 
     def perform(self, context: Context, request: dict[str, Any]) -> Any:
         name, payload = request["endpoint"], request["payload"]
-        if not CATALOGUE[name].read_only:
-            self.log.warning(
-                "Xportcn %s changes state on the server and this generic operator cannot make it "
-                "retry-safe; prefer the dedicated operator or set retries=0.",
-                name,
-            )
         if not self._paginate:
-            envelope = self.hook.call_envelope(name, payload)
-            self.push(context, request_id=envelope.request_id)
+            if CATALOGUE[name].read_only:
+                envelope = self.hook.call_envelope(name, payload)
+                data, request_id = envelope.data, envelope.request_id
+            else:
+                data, request_id = send_write(self, context, name, payload, resend=self._resend)
+            self.push(context, request_id=request_id)
             self.log_action(name, {k: v for k, v in payload.items() if k.endswith(("Id", "_id"))}, "ok")
-            return envelope.data
+            return data
         items: list[Any] = []
         for item in self.hook.paginate(name, payload, page_size=self._page_size):
             if self._keep_statuses is not None and not row_has_status(item, name, self._keep_statuses):

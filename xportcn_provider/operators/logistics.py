@@ -44,13 +44,13 @@ from xportcn_provider.operators.validation import (
     require_items,
     require_mapping,
 )
+from xportcn_provider.operators.write_guard import ON_UNKNOWN_OUTCOME
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 RECEIVER_KEYS = ("name", "country", "address")
 #: What a booking does when an earlier send's outcome is unknown (see the module docstring).
-ON_UNKNOWN_OUTCOME = ("fail", "resend")
 
 
 class XportcnFreightPreviewOperator(XportcnBaseOperator):

@@ -33,14 +33,15 @@ def test_get_endpoint(api):
     )
 
 
-def test_paginate_collects_every_page(api):
-    api.on("order_list", page([{"orderId": "1"}, {"orderId": "2"}], 3, 1), page([{"orderId": "3"}], 3, 2))
+def test_paginate_collects_every_page_and_filters_the_status_on_the_rows(api):
+    rows = [{"orderId": "1", "status": "waitsellersend"}, {"orderId": "2", "status": "WAITING_FOR_SENT"}]
+    api.on("order_list", page(rows, 3, 1), page([{"orderId": "3", "status": "waitbuyerpay"}], 3, 2))
     op = XportcnApiOperator(
-        task_id="g", endpoint="order_list", payload={"status": "waitbuyerpay"}, paginate=True, page_size=2
+        task_id="g", endpoint="order_list", payload={"status": "waitsellersend"}, paginate=True, page_size=2
     )
-    assert op.execute(make_context()) == [{"orderId": "1"}, {"orderId": "2"}, {"orderId": "3"}]
+    assert [r["orderId"] for r in op.execute(make_context())] == ["1", "2"]  # any spelling
     assert [b["pageNo"] for _, b in api.calls] == [1, 2]
-    assert all(b["status"] == "waitbuyerpay" and b["pageSize"] == 2 for _, b in api.calls)
+    assert all("status" not in b and b["pageSize"] == 2 for _, b in api.calls)  # never sent
 
 
 def test_paginate_max_items_guard(api):
