@@ -78,7 +78,8 @@ class Browser:
         assert port, "chromium did not start its DevTools endpoint"
         targets = httpx.get(f"http://127.0.0.1:{port}/json", timeout=10).json()
         page = next(t for t in targets if t["type"] == "page")
-        self.ws = connect(page["webSocketDebuggerUrl"], max_size=50_000_000)
+        self._exit = contextlib.ExitStack()  # the websocket is a context manager; closed in close()
+        self.ws = self._exit.enter_context(connect(page["webSocketDebuggerUrl"], max_size=50_000_000))
         self.ids = itertools.count(1)
         self.send("Page.enable")
         self.send("Network.enable")
@@ -134,7 +135,7 @@ class Browser:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.ws.close()
+            self._exit.close()
         self.proc.terminate()
         try:
             self.proc.wait(10)
