@@ -2,7 +2,8 @@
 
 A child process gets its own migrated SQLite metadata DB holding 1,000 deferred Xportcn waits
 (order, refund, package and logistics sensors over 20 DAGs and 1,000 runs, each with its rendered
-fields and its recorded last status in ``task_state_store``), 3,000 finished task instances as
+fields — half of them with the sensor's default statuses, worked out per row — and its recorded
+last status in ``task_state_store``), 3,000 finished task instances as
 noise, 1,000 created-object XComs and 2,000 pushed order messages (asset events, half of them
 about the waited-on orders). It then builds the nav page the way the route does —
 :func:`xportcn_provider.plugins.monitor.read_page_data` (the page's four bounded queries) plus
@@ -60,12 +61,12 @@ def _populate(db: str) -> None:
             (uuid.uuid4().hex, task_id, dag_id, run_id, -1, started, state, 1, "default_pool", 1, operator)
         )
         if waiting:
-            fields = {
+            fields: dict[str, Any] = {
                 "xportcn_conn_id": "xportcn_default",
                 field: f"{2618493058261900000 + i}",
-                "target_statuses": ["shipped"],
-                "failure_statuses": ["cancel"],
             }
+            if i % 2:  # half set their statuses; the other half show the sensor's defaults
+                fields.update(target_statuses=["shipped"], failure_statuses=["cancel"])
             rtifs.append((dag_id, task_id, run_id, -1, json.dumps(fields)))
             xcoms.append((i, "create_order", -1, "order_id", dag_id, run_id, json.dumps(str(i)), started))
             seen = {"status": "waitsellersend", "seen_at": now.isoformat(), "via": "check before deferring"}

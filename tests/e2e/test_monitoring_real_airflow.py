@@ -98,6 +98,9 @@ def test_monitoring_pages_need_a_login_and_show_the_waits() -> None:
             [row] = [w for w in data["waits"] if w["run_id"] == run_id]
             assert (row["task_id"], row["kind"], row["state"]) == (WAIT, "logistics", "deferred"), row
             assert row["ids"]["order_id"] == order_id and row["age_hours"] < 1
+            # the DAG sets no statuses: the sensor's defaults, said to be defaults
+            assert (row["target"], row["failure"]) == (["trackingNumber present"], ["cancel", "terminated"])
+            assert row["target_is_default"] and row["failure_is_default"]
             # last status seen: the sensor's check before deferring, from task_state_store
             last = row["last_status"]
             assert (last["status"], last["via"]) == (

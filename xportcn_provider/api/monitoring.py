@@ -198,6 +198,9 @@ class WaitRow:
     failure: list[str] = field(default_factory=list)
     since: datetime | None = None
     last_status: LastStatus | None = None
+    #: ``target``/``failure`` are the sensor's defaults (none given in the DAG), shown as such.
+    target_is_default: bool = False
+    failure_is_default: bool = False
 
     def age_hours(self, now: datetime) -> float | None:
         return None if self.since is None else max(0.0, (now - self.since).total_seconds() / 3600)
@@ -255,6 +258,18 @@ def describe_wait(
         return None  # still creating, or not configured to wait
     fields = {**dict(rendered or {}), **{k: v for k, v in dict(xcom_ids or {}).items() if v is not None}}
     ids = {name: text for name in ID_FIELDS[kind] if (text := _text(fields.get(name))) is not None}
+    target = _statuses(fields.get("target_statuses"))
+    failure = _statuses(fields.get("failure_statuses"))
+    target_default = failure_default = False
+    if operator not in WAITING_OPERATORS and (not target or not failure):
+        # A sensor's statuses are template fields: none rendered means its defaults, which are
+        # the ones its WaitSpec carries (a waiting operator's are not rendered: not guessed).
+        defaults = _default_statuses(kind, ids)
+        if defaults is not None:
+            if not target:
+                target, target_default = defaults[0], True
+            if not failure:
+                failure, failure_default = defaults[1], True
     return WaitRow(
         dag_id=dag_id,
         run_id=run_id,
@@ -265,11 +280,30 @@ def describe_wait(
         kind=kind,
         ids=ids,
         conn_id=_text(fields.get("xportcn_conn_id")) or "xportcn_default",
-        target=_statuses(fields.get("target_statuses")),
-        failure=_statuses(fields.get("failure_statuses")),
+        target=target,
+        failure=failure,
         since=since,
         last_status=last_status,
+        target_is_default=target_default,
+        failure_is_default=failure_default,
     )
+
+
+def _default_statuses(kind: str, ids: Mapping[str, str]) -> tuple[list[str], list[str]] | None:
+    """What a sensor of ``kind`` on ``ids`` waits for and fails on when the DAG sets neither."""
+    from xportcn_provider.api.errors import XportcnValidationError
+
+    if kind == "refund" and "refund_id" not in ids:
+        return None
+    try:
+        found = _read_spec(kind, ids)
+    except XportcnValidationError:
+        return None
+    if found is None:
+        return None
+    spec = found[3]
+    target = sorted(spec.targets) or [f"{spec.status_field} present"]
+    return target, sorted(spec.failures | spec.failure_values)
 
 
 def select_waits(

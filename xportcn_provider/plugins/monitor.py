@@ -512,6 +512,8 @@ def monitor_router() -> APIRouter:
                     "ids": dict(w.ids),
                     "target": w.target,
                     "failure": w.failure,
+                    "target_is_default": w.target_is_default,
+                    "failure_is_default": w.failure_is_default,
                     "since": w.since.isoformat() if w.since else None,
                     "age_hours": w.age_hours(now),
                     "last_status": w.last_status.stored() if w.last_status else None,

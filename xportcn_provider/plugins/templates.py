@@ -42,7 +42,7 @@ PAGE = _env.from_string(
 {% for w in waits %}<tr class="wait">
 <td>{{ w.kind }}</td>
 <td>{% for k, v in w.ids.items() %}<code>{{ k }}={{ v }}</code><br>{% endfor %}</td>
-<td>{{ w.target|join(", ") or "default" }}</td><td>{{ w.failure|join(", ") or "default" }}</td>
+<td>{{ w.target|join(", ") or "—" }}{% if w.target_is_default %} <span class="muted">(default)</span>{% endif %}</td><td>{{ w.failure|join(", ") or "—" }}{% if w.failure_is_default %} <span class="muted">(default)</span>{% endif %}</td>
 <td>{% if w.last_status %}<span class="last-status">{{ w.last_status.status }}</span><br><span class="muted">{{ w.last_status.via }}{% if w.last_status.seen_at %}, {{ w.last_status.seen_at.strftime("%m-%d %H:%M") }}{% endif %}</span>{% else %}—{% endif %}</td>
 <td>{% if w.since %}{{ w.since.strftime("%Y-%m-%d %H:%M") }} <span class="muted">({{ "%.1f"|format(w.age_hours(now_dt)) }} h)</span>{% else %}—{% endif %}</td>
 <td>{{ w.state }}</td>

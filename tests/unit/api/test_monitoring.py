@@ -41,13 +41,24 @@ def test_sensors_and_waiting_operators_are_waits_with_their_ids_and_statuses() -
     assert (refund.target, refund.failure) == (["refundsuccess"], ["refundclose"])
     assert refund.primary_id == ("refund_id", "TQ1") and refund.age_hours(NOW) == 2
     package = wait("p", "XportcnPackageStatusSensor", 1, out_order_id="PKG-1", target_statuses=None)
-    assert (package.kind, package.primary_id, package.target, package.conn_id) == (
+    assert (package.kind, package.primary_id, package.conn_id) == (
         "package",
         ("out_order_id", "PKG-1"),
-        [],
         "xportcn_default",
     )
-    assert wait("c", "XportcnCreateRefundOperator", 1, order_id="1").kind == "refund"
+    # none given in the DAG: the sensor's own defaults, said to be defaults
+    assert (package.target, package.failure) == (["QC_PASSED"], ["QC_FAILED"])
+    assert package.target_is_default and package.failure_is_default
+    assert not (refund.target_is_default or refund.failure_is_default)
+    shipped = wait("s", "XportcnLogisticsStatusSensor", 1, order_id="2618493058261900001", leg="domestic")
+    assert (shipped.target, shipped.failure) == (["trackingNumber present"], ["cancel", "terminated"])
+    order = wait(
+        "o", "XportcnOrderStatusSensor", 1, order_id="2618493058261900001", failure_statuses="['cancel']"
+    )
+    assert "waitbuyerreceive" in order.target and order.target_is_default
+    assert (order.failure, order.failure_is_default) == (["cancel"], False)
+    creating = wait("c", "XportcnCreateRefundOperator", 1, order_id="1")
+    assert creating.kind == "refund" and (creating.target, creating.target_is_default) == ([], False)
     assert wait("l", "XportcnLogisticsStatusSensor", 1, order_id="7").console_target == ("order", "7")
     assert refund.console_target == ("refund", "TQ1")
     assert (
