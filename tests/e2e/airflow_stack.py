@@ -419,14 +419,26 @@ class AirflowStack:
         return self._tokens[username]
 
     def api(self, method: str, path: str, *, json: Any = None, params: Any = None, ok: bool = True) -> Any:
-        """Call ``/api/v2/<path>`` as the admin; returns the decoded JSON (or the response if ok=False)."""
-        resp = self._http.request(
-            method,
-            f"/api/v2/{path.lstrip('/')}",
-            json=json,
-            params=params,
-            headers={"Authorization": f"Bearer {self.token()}"},
-        )
+        """Call ``/api/v2/<path>`` as the admin; returns the decoded JSON (or the response if ok=False).
+
+        On SQLite a write the API makes (its audit-log row, before the endpoint runs) can lose the
+        single write lock to a busy scheduler and answer 500 "Database error" (seen once in a full
+        run on 2 cores). A call that is safe to repeat (anything but POST) is then tried again, up
+        to 3 times; every other answer, and every POST, is returned as it is.
+        """
+        for attempt in range(4):
+            resp = self._http.request(
+                method,
+                f"/api/v2/{path.lstrip('/')}",
+                json=json,
+                params=params,
+                headers={"Authorization": f"Bearer {self.token()}"},
+            )
+            locked = resp.status_code == 500 and "Database error" in resp.text
+            if not locked or method.upper() == "POST" or attempt == 3:
+                break
+            print(f"[airflow_stack] {method} {path}: database busy, trying again", file=sys.stderr)
+            time.sleep(1 + attempt)
         if not ok:
             return resp
         if resp.is_error:
