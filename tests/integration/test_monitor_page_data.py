@@ -73,6 +73,14 @@ def page_rows(airflow_db: Path) -> dict[str, str]:
                 _ts(T0),
             ),
         )
+    # Earlier, finished indexes of a mapped create_refund in the same run: their XComs are read
+    # first by the database and must not crowd out the one in flight.
+    for index in range(40):
+        db.execute(
+            'INSERT INTO xcom (dag_run_id, task_id, map_index, "key", dag_id, run_id, value, timestamp)'
+            " VALUES (?, 'create_refund', ?, 'refund_id', ?, ?, ?, ?)",
+            (int(tag, 16), index, ids["dag"], run_id, json.dumps(f"TQ-done-{index}"), _ts(T0)),
+        )
     # Waiting operators: one deferred (waits on the refund it created, named by its XCom), one
     # still creating its order (running, nothing recorded yet: not a wait).
     for task_id, operator, state, xcoms in (

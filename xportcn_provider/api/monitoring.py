@@ -45,12 +45,15 @@ ID_FIELDS: Mapping[str, tuple[str, ...]] = {
     "order": ("order_id", "platform"),
     "refund": ("refund_id", "order_id"),
     "package": ("out_order_id", "tracking_number"),
-    "logistics": ("order_id", "out_order_id", "leg"),
+    "logistics": ("order_id", "out_order_id", "tracking_number", "leg"),
 }
 
 #: Waiting operators: they create first and wait after, so they are a wait only once deferred or
 #: once they recorded a status; the ids they wait on are their XComs (pushed before waiting).
 WAITING_OPERATORS = frozenset({"XportcnCreateRefundOperator", "XportcnCreateOrderOperator"})
+
+#: Operators whose ``order_id`` XCom is a Taobao order (read with ``taobao_order_list``).
+TAOBAO_CREATORS = frozenset({"XportcnTaobaoCreateOrderOperator"})
 
 #: Rendered fields kept with the ids because they change how the object is read.
 NOT_IDS = frozenset({"leg", "platform"})
@@ -421,10 +424,15 @@ def _read_spec(kind: str, ids: Mapping[str, str]) -> tuple[str, str, str | None,
             return "package", ids["out_order_id"], "package", spec
         return "package", ids["tracking_number"], None, spec
     if kind == "logistics":
-        if str(ids.get("leg", "domestic")).strip().lower() == "international" and "out_order_id" in ids:
-            oid = ids["out_order_id"]
-            return "package", oid, "package", waits.package_wait(out_order_id=oid)
-        if "order_id" in ids:
+        international = str(ids.get("leg", "domestic")).strip().lower() == "international"
+        if international and ("out_order_id" in ids or "tracking_number" in ids):
+            spec = waits.international_wait(
+                out_order_id=ids.get("out_order_id"), tracking_number=ids.get("tracking_number")
+            )
+            if "out_order_id" in ids:
+                return "package", ids["out_order_id"], "package", spec
+            return "package", ids["tracking_number"], None, spec
+        if not international and "order_id" in ids:
             return "order", ids["order_id"], "order", waits.domestic_tracking_wait(ids["order_id"])
     return None
 
@@ -458,7 +466,7 @@ def live_objects(wait: WaitRow | None, xcom_ids: Mapping[str, Any], *, operator:
             if found is not None:
                 kind, object_id, console_kind, spec = found
                 add(kind, object_id, f"waits on ({wait.primary_id[0]})", console_kind, spec, None)
-    taobao = "Taobao" in operator
+    taobao = operator in TAOBAO_CREATORS
     for key, value in xcom_ids.items():
         created_kind = CREATED_KEYS.get(key)
         created_id = _text(value)

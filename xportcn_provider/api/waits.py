@@ -503,6 +503,30 @@ def package_wait(
     )
 
 
+#: International leg: done once the warehouse has booked the shipment abroad (or it arrived).
+INTERNATIONAL_DEFAULT_TARGETS = (st.SHIPPED, st.DELIVERED)
+
+
+def international_wait(
+    *,
+    out_order_id: object = None,
+    tracking_number: object = None,
+    target_statuses: StatusInput = None,
+    failure_statuses: StatusInput = None,
+    status_field: str = "status",
+    extra_statuses: StatusInput = None,
+) -> WaitSpec:
+    """The international leg: the warehouse package until it ships (``SHIPPED``/``DELIVERED``)."""
+    return package_wait(
+        out_order_id=out_order_id,
+        tracking_number=tracking_number,
+        target_statuses=INTERNATIONAL_DEFAULT_TARGETS if target_statuses is None else target_statuses,
+        failure_statuses=failure_statuses,
+        status_field=status_field,
+        extra_statuses=extra_statuses,
+    )
+
+
 def domestic_tracking_wait(order_id: object, *, tracking_field: str = "trackingNumber") -> WaitSpec:
     """Order logistics: done once the seller's domestic tracking number exists; a cancelled order fails."""
     oid = _require_id(order_id, "order_id")

@@ -109,18 +109,25 @@ def send_write(
                     raise _unknown(
                         operator, endpoint, payload, f"the look-up could not tell ({err.message})."
                     ) from None
-                found = None
-            if found is not None:
-                operator.log_action(
+                operator.log.warning(
+                    "Xportcn %s: an earlier try sent this write and the look-up could not tell (%s); "
+                    "sending it again (on_unknown_outcome='resend').",
                     endpoint,
-                    caller_key(endpoint, payload),
-                    "an earlier try's write was found by the look-up; not sent again",
+                    err.message,
                 )
-                return found, None
-            operator.log.warning(
-                "Xportcn %s: an earlier try sent this write; the look-up finds nothing, so it is sent again.",
-                endpoint,
-            )
+            else:
+                if found is not None:
+                    operator.log_action(
+                        endpoint,
+                        caller_key(endpoint, payload),
+                        "an earlier try's write was found by the look-up; not sent again",
+                    )
+                    return found, None
+                operator.log.warning(
+                    "Xportcn %s: an earlier try sent this write; the look-up finds nothing, so it is "
+                    "sent again.",
+                    endpoint,
+                )
         elif not resend:
             raise _unknown(
                 operator, endpoint, payload, "this endpoint has no look-up to tell whether it was processed."

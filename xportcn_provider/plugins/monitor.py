@@ -240,7 +240,12 @@ def read_page_data(
 def _waiting_operator_xcoms(
     session: Any, rows: Sequence[Any]
 ) -> dict[tuple[str, str, str, int], dict[str, Any]]:
-    """The ids a waiting operator pushed before it began to wait, for every such row (one query)."""
+    """The ids a waiting operator pushed before it began to wait, for every such row (one query).
+
+    Filtered on each of the four keys separately (portable, and no query per row), then matched
+    exactly here; the rows read are those of these task ids in these runs, so no cap that could
+    drop a wanted one (a mapped task's other indexes are the most it over-reads).
+    """
     import sqlalchemy as sa
     from airflow.models.xcom import XComModel
 
@@ -258,14 +263,13 @@ def _waiting_operator_xcoms(
             XComModel.map_index,
             XComModel.key,
             XComModel.value,
-        )
-        .where(
+        ).where(
             XComModel.key.in_(list(mon.CREATED_KEYS)),
             XComModel.dag_id.in_(sorted({w[0] for w in wanted})),
             XComModel.run_id.in_(sorted({w[1] for w in wanted})),
             XComModel.task_id.in_(sorted({w[2] for w in wanted})),
+            XComModel.map_index.in_(sorted({w[3] for w in wanted})),
         )
-        .limit(len(wanted) * len(mon.CREATED_KEYS) * 4)
     ).all()
     for x in xcoms:
         key = (x.dag_id, x.run_id, x.task_id, x.map_index)

@@ -227,6 +227,7 @@ class XportcnStatusSensorBase(BaseSensorOperator):
         # Validate ids and statuses (rendered by now) before any HTTP call, in every mode.
         self._spec = self._full_spec()
         self._state = PollState(self._spec, self.max_consecutive_errors)
+        self._recorder = LastStatusRecorder(context, self.log)  # this run's store, never a previous one
         self._restore_error_count(context)
         if not self.deferrable:
             return super().execute(context)

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from xportcn_provider.api import statuses as st
 from xportcn_provider.api.errors import XportcnValidationError
 from xportcn_provider.api.waits import (
-    StatusInput,
     WaitSpec,
     domestic_tracking_wait,
+    international_wait,
     order_wait,
     package_wait,
     refund_wait,
@@ -26,8 +25,6 @@ from xportcn_provider.sensors.base import XportcnStatusSensorBase
 
 PLATFORMS = ("1688", "taobao")
 LEGS = ("domestic", "international")
-#: International leg: done once the warehouse has booked the shipment abroad (or it arrived).
-INTERNATIONAL_DEFAULT_TARGETS = (st.SHIPPED, st.DELIVERED)
 
 
 class XportcnRefundStatusSensor(XportcnStatusSensorBase):
@@ -165,14 +162,10 @@ class XportcnLogisticsStatusSensor(XportcnStatusSensorBase):
                 raise XportcnValidationError("order_id is required for leg='domestic'.", parameter="order_id")
             return domestic_tracking_wait(self.order_id, tracking_field=self.status_field or "trackingNumber")
         if leg == "international":
-            kwargs: dict[str, StatusInput | str] = {
-                "target_statuses": INTERNATIONAL_DEFAULT_TARGETS,
-                **self._status_kwargs(),
-            }
-            return package_wait(
+            return international_wait(
                 out_order_id=self.out_order_id,
                 tracking_number=self.tracking_number,
-                **kwargs,  # type: ignore[arg-type]
+                **self._status_kwargs(),
             )
         raise XportcnValidationError(
             f"leg must be one of {', '.join(LEGS)}, got {self.leg!r}.", parameter="leg"

@@ -239,6 +239,13 @@ def test_the_task_tab_reads_each_object_as_its_sensor_would() -> None:
     assert _reads(shipped, {})[0][3] == "order_logistics"
     abroad = wait("w", "XportcnLogisticsStatusSensor", 1, out_order_id="af-1", leg="international")
     assert _reads(abroad, {}) == [("package", "af-1", "package", "package_detail", {"out_order_id": "af-1"})]
+    assert (abroad.target, abroad.target_is_default) == (["DELIVERED", "SHIPPED"], True)  # not QC_PASSED
+    abroad_by_tracking = wait(
+        "w", "XportcnLogisticsStatusSensor", 1, tracking_number="SF9", leg="international"
+    )
+    assert _reads(abroad_by_tracking, {}) == [
+        ("package", "SF9", None, "package_detail", {"logistics_tracking_number": "SF9"})
+    ]
     by_tracking = wait("w", "XportcnPackageStatusSensor", 1, tracking_number="SF123")
     assert _reads(by_tracking, {}) == [
         ("package", "SF123", None, "package_detail", {"logistics_tracking_number": "SF123"})
